@@ -1,0 +1,114 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostperf.tuning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Parse what ethtool prints: only it can tell rings, channels, coalescing and features.
+
+A driver that answers "Operation not supported" is data, not an error: every
+parser returns {"supported": False, "error": ...} for it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+
+def _value(text):
+    text = text.strip()
+    if text in ("n/a", ""):
+        return None
+    if re.match(r"^-?\d+$", text):
+        return int(text)
+    if text in ("on", "off"):
+        return text == "on"
+    return text
+
+
+def unsupported(result):
+    """The per-setting answer for a failed ethtool call: its last line of complaint."""
+    if result.missing:
+        return {"supported": False, "error": "ethtool is not installed"}
+    lines = [line.strip() for line in (result.stderr or result.stdout or "").splitlines() if line.strip()]
+    return {"supported": False, "error": lines[-1] if lines else "ethtool exited with %d" % result.rc}
+
+
+def _sections(text):
+    """Split the maxima/current halves that -g and -l print."""
+    maximum, current = {}, {}
+    target = None
+    for line in text.splitlines():
+        if line.startswith("Pre-set maximums"):
+            target = maximum
+        elif line.startswith("Current hardware settings"):
+            target = current
+        elif target is not None and ":" in line:
+            key, dummy, value = line.partition(":")
+            target[key.strip().lower().replace(" ", "_")] = _value(value)
+    return maximum, current
+
+
+def parse_rings(result):
+    if not result.ok:
+        return unsupported(result)
+    maximum, current = _sections(result.stdout)
+    rings = {"supported": True}
+    for name in ("rx", "rx_mini", "rx_jumbo", "tx"):
+        if current.get(name) is not None or maximum.get(name) is not None:
+            rings[name] = {"current": current.get(name), "max": maximum.get(name)}
+    extras = {key: value for key, value in current.items() if key not in maximum and value is not None}
+    if extras:
+        rings["extra"] = extras
+    return rings
+
+
+def parse_channels(result):
+    if not result.ok:
+        return unsupported(result)
+    maximum, current = _sections(result.stdout)
+    channels = {"supported": True}
+    for name in ("rx", "tx", "other", "combined"):
+        channels[name] = {"current": current.get(name), "max": maximum.get(name)}
+    return channels
+
+
+def parse_coalesce(result):
+    if not result.ok:
+        return unsupported(result)
+    values = {"supported": True}
+    for line in result.stdout.splitlines()[1:]:
+        pair = re.match(r"^(Adaptive|CQE mode)\s+RX:\s*(\S+)\s+TX:\s*(\S+)", line)
+        if pair:
+            prefix = "adaptive" if pair.group(1) == "Adaptive" else "cqe_mode"
+            values[prefix + "_rx"] = _value(pair.group(2))
+            values[prefix + "_tx"] = _value(pair.group(3))
+        elif ":" in line:
+            key, dummy, value = line.partition(":")
+            values[key.strip().replace("-", "_")] = _value(value)
+    return values
+
+
+def parse_features(result):
+    """{feature: {"enabled": bool, "fixed": bool}} from ethtool -k."""
+    if not result.ok:
+        return unsupported(result)
+    features = {}
+    for line in result.stdout.splitlines()[1:]:
+        match = re.match(r"^\s*([\w-]+):\s+(on|off)(.*)$", line)
+        if match:
+            features[match.group(1)] = {
+                "enabled": match.group(2) == "on",
+                "fixed": "[fixed]" in match.group(3),
+            }
+    return {"supported": True, "features": features}
+
+
+def parse_driver_info(result):
+    if not result.ok:
+        return unsupported(result)
+    info = {"supported": True}
+    for line in result.stdout.splitlines():
+        key, dummy, value = line.partition(":")
+        if key:
+            info[key.strip().replace("-", "_")] = value.strip() or None
+    return info

@@ -1,0 +1,75 @@
+#!/bin/bash
+# Build (once, then cached) the Debian 12 VM image the lab boots: a root
+# filesystem from Debian packages (the standard kernel: the cloud kernel lacks
+# e1000e and netdevsim), its kernel and initrd beside it, and an SSH
+# key pair the lab owns. Idempotent: an image newer than this script is reused.
+set -euo pipefail
+
+CACHE=${HOSTPERF_LAB_CACHE:-/var/cache/hostperf-lab}
+MIRROR=${HOSTPERF_LAB_MIRROR:-http://deb.debian.org/debian}
+SIZE=${HOSTPERF_LAB_IMAGE_SIZE:-3G}
+PACKAGES=linux-image-amd64,systemd-sysv,udev,openssh-server,python3,iproute2,ethtool,procps,kmod,pciutils,numactl,hwloc-nox,fio,iperf3,sockperf,sysbench,stress-ng,irqbalance,nftables,ca-certificates
+SELF=$(readlink -f "$0")
+
+image=$CACHE/debian12.ext4
+if [[ -s $image && $image -nt $SELF && -s $CACHE/vmlinuz && -s $CACHE/initrd.img ]]; then
+    echo "lab image cached: $image"
+    exit 0
+fi
+
+for tool in debootstrap mkfs.ext4 qemu-system-x86_64 ssh-keygen; do
+    command -v "$tool" >/dev/null || {
+        echo "build-image: $tool missing; install: apt-get install debootstrap e2fsprogs qemu-system-x86 openssh-client" >&2
+        exit 1
+    }
+done
+
+install -d -m 0700 "$CACHE"
+rootfs=$(mktemp -d "$CACHE/rootfs.XXXXXX")
+trap 'rm -rf "$rootfs"' EXIT
+
+debootstrap --variant=minbase --include="$PACKAGES" bookworm "$rootfs" "$MIRROR"
+
+[[ -s $CACHE/id_ed25519 ]] || ssh-keygen -q -t ed25519 -N '' -C hostperf-lab -f "$CACHE/id_ed25519"
+install -d -m 0700 "$rootfs/root/.ssh"
+install -m 0600 "$CACHE/id_ed25519.pub" "$rootfs/root/.ssh/authorized_keys"
+
+echo hostperf-lab > "$rootfs/etc/hostname"
+printf '/dev/vda / ext4 defaults,noatime 0 1\n' > "$rootfs/etc/fstab"
+# Interface names differ by machine type (ens3 on pc, enp0sN on q35): match, not name.
+cat > "$rootfs/etc/systemd/network/50-lab.network" <<'NET'
+[Match]
+Name=en* eth*
+
+[Network]
+DHCP=ipv4
+LinkLocalAddressing=no
+NET
+# Host keys are made per VM at first boot so each VM has its own.
+rm -f "$rootfs"/etc/ssh/ssh_host_*
+cat > "$rootfs/etc/systemd/system/lab-hostkeys.service" <<'UNIT'
+[Unit]
+Description=Generate this VM's own SSH host keys
+Before=ssh.service
+ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+chroot "$rootfs" systemctl enable systemd-networkd lab-hostkeys.service serial-getty@ttyS0.service >/dev/null 2>&1
+chroot "$rootfs" systemctl disable irqbalance >/dev/null 2>&1 || true
+sed -i 's/^#\?PermitRootLogin.*/PermitRootLogin prohibit-password/' "$rootfs/etc/ssh/sshd_config"
+chroot "$rootfs" apt-get clean
+
+cp "$(readlink -f "$rootfs/vmlinuz")" "$CACHE/vmlinuz.new"
+cp "$(readlink -f "$rootfs/initrd.img")" "$CACHE/initrd.img.new"
+rm -f "$image.new"
+mkfs.ext4 -q -L hostperf-root -d "$rootfs" "$image.new" "$SIZE"
+mv "$CACHE/vmlinuz.new" "$CACHE/vmlinuz"
+mv "$CACHE/initrd.img.new" "$CACHE/initrd.img"
+mv "$image.new" "$image"
+echo "lab image built: $image"

@@ -1,0 +1,41 @@
+"""Make the collection importable as ansible_collections.hostperf.tuning and load fixture hosts."""
+
+import json
+import os
+import sys
+import tempfile
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HOSTS_DIR = os.path.join(REPO, "tests", "unit", "fixtures", "hosts")
+
+
+def _import_root():
+    parts = REPO.split(os.sep)
+    if parts[-3:-2] == ["ansible_collections"]:
+        return os.sep.join(parts[:-3])
+    root = tempfile.mkdtemp(prefix="hostperf-collections-")
+    os.makedirs(os.path.join(root, "ansible_collections", "hostperf"))
+    os.symlink(REPO, os.path.join(root, "ansible_collections", "hostperf", "tuning"))
+    return root
+
+
+sys.path.insert(0, _import_root())
+
+from ansible_collections.hostperf.tuning.plugins.module_utils.capture import materialize  # noqa: E402
+
+HOST_NAMES = sorted(name[:-5] for name in os.listdir(HOSTS_DIR) if name.endswith(".json"))
+
+
+def load_capture(name):
+    with open(os.path.join(HOSTS_DIR, name + ".json")) as handle:
+        return json.load(handle)
+
+
+@pytest.fixture
+def host_root(tmp_path):
+    """host_root('dc-2socket') -> a directory holding that host's /sys and /proc."""
+    def build(name):
+        return materialize(load_capture(name), str(tmp_path / name))
+    return build
