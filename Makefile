@@ -11,9 +11,9 @@ APT_PACKAGES := ethtool iproute2 git
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(BUILD)
 export ANSIBLE_LOCAL_TEMP := $(CURDIR)/$(BUILD)/tmp
 
-.PHONY: test deps unit sanity lint collection build detect fixtures perf lock clean
+.PHONY: test deps unit sanity lint collection build galaxy detect fixtures perf lock clean
 
-test: unit sanity lint
+test: unit sanity lint galaxy
 
 deps: $(VENV)/.installed
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -47,6 +47,17 @@ lint: collection
 
 build: collection
 	cd $(COLLECTION) && $(CURDIR)/$(BIN)/ansible-galaxy collection build --force --output-path $(CURDIR)/$(BUILD)
+
+# The tarball installs, and ansible-doc renders every module and filter from the installed copy.
+galaxy: build
+	rm -rf $(BUILD)/installed
+	$(BIN)/ansible-galaxy collection install --offline --force -p $(BUILD)/installed $(BUILD)/hostperf-tuning-*.tar.gz
+	@for plugin in $$(cd plugins/modules && ls *.py | sed 's/\.py$$//'); do \
+	  doc=$$(ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD)/installed $(BIN)/ansible-doc hostperf.tuning.$$plugin) && \
+	  echo "$$doc" | head -1 || exit 1; done
+	@for plugin in $$(cd plugins/filter && ls *.py | sed 's/\.py$$//'); do \
+	  doc=$$(ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD)/installed $(BIN)/ansible-doc -t filter hostperf.tuning.$$plugin) && \
+	  echo "$$doc" | head -1 || exit 1; done
 
 # Main job until the VM lab lands (issue 4): detect this machine and print the summary.
 detect: collection
