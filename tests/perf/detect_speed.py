@@ -56,7 +56,7 @@ def main():
         "module-side, large fixture (%s)" % shape: lambda: detect_host(HostTree(large_root)),
     }
     samples = {name: [] for name in cases}
-    for _ in range(REPEATS):
+    for dummy in range(REPEATS):
         for name, func in cases.items():
             samples[name].append(timed(func))
     adhoc_cases = {
@@ -64,7 +64,7 @@ def main():
         "ansible -m ansible.builtin.setup": adhoc("ansible.builtin.setup"),
     }
     adhoc_samples = {name: [] for name in adhoc_cases}
-    for _ in range(ADHOC_REPEATS):
+    for dummy in range(ADHOC_REPEATS):
         for name, func in adhoc_cases.items():
             adhoc_samples[name].append(timed(func))
     print("detection speed (median of %d, interleaved; goal: module-side < 0.250 s)" % REPEATS)
