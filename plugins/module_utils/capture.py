@@ -39,6 +39,16 @@ class RecordingHostTree(HostTree):
         self.links = {}
         self.dirs = set()
         self.commands = {}
+        self.modes = {}
+
+    def _note_mode(self, canonical):
+        # Read-only sysctls and sysfs attributes are told apart by their mode.
+        try:
+            mode = os.stat(self.path(canonical)).st_mode & 0o777
+        except OSError:
+            return
+        if mode != 0o644:
+            self.modes[canonical] = "%04o" % mode
 
     def canonical(self, path, depth=0):
         """The host path with every symlink resolved, recording each link met."""
@@ -67,6 +77,7 @@ class RecordingHostTree(HostTree):
         if text is None:
             return default
         self.files[canonical] = text + "\n"
+        self._note_mode(canonical)
         return text
 
     def read_bytes(self, path):
@@ -154,6 +165,7 @@ class RecordingHostTree(HostTree):
             "binary": dict(sorted(self.binary.items())),
             "links": dict(sorted((path, target) for path, target in self.links.items() if public(path))),
             "commands": dict(sorted(self.commands.items())),
+            "modes": dict(sorted((path, mode) for path, mode in self.modes.items() if path in files)),
         }
 
 
@@ -188,6 +200,8 @@ def materialize(capture, dest):
         os.makedirs(os.path.dirname(where), exist_ok=True)
         with open(where, "w") as handle:
             handle.write(text)
+    for path, mode in capture.get("modes", {}).items():
+        os.chmod(local(path), int(mode, 8))
     for path, data in capture.get("binary", {}).items():
         where = local(path)
         os.makedirs(os.path.dirname(where), exist_ok=True)

@@ -158,8 +158,18 @@ class HostTree:
             return real[len(self.root):]
         return None
 
+    def write(self, path, value):
+        """Write a kernel attribute; the kernel's refusal (EINVAL, EBUSY, ...) is raised."""
+        fd = os.open(self.path(path), os.O_WRONLY)
+        try:
+            os.write(fd, value.encode("utf-8"))
+        finally:
+            os.close(fd)
+
     def run(self, argv):
-        """Run a helper (ethtool) on the live host, or replay what a capture recorded."""
+        """Run a helper (ethtool, modprobe) on the live host, or replay what a capture recorded."""
+        if self._commands is not None:
+            return self._commands(argv)
         if self._recorded is not None:
             data = self._recorded.get(" ".join(argv))
             if data is None:
@@ -168,8 +178,6 @@ class HostTree:
         return self._execute(argv)
 
     def _execute(self, argv):
-        if self._commands is not None:
-            return self._commands(argv)
         program = _find_program(argv[0])
         if program is None:
             return CommandResult(127, stderr="%s not found" % argv[0], missing=True)

@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostperf.tuning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The interface every kind of tunable implements, so the engine never needs to know kinds.
+
+A knob is one live value with an identity ("sysctl:net.core.somaxconn",
+"block:nvme0n1:scheduler"). It validates a desired value before anything
+changes, reads and writes the live value, compares values the way the kernel
+means them, and says how its kind is persisted across reboots.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class KnobError(ValueError):
+    """A setting that cannot be applied; the message names the setting and the reason."""
+
+
+class Persistence:
+    """One file that carries every managed setting of a kind across reboots.
+
+    render receives [(knob, value, data)] sorted by identity and returns the
+    file's content, or None when the file should not exist.
+    """
+
+    def __init__(self, path, render):
+        self.path = path
+        self.render = render
+
+
+class Knob:
+    kind = None
+    # Lower first: a block device's scheduler before its nr_requests, which a
+    # scheduler switch resets.
+    order = 50
+    persistence = None
+
+    def __init__(self, tree, name):
+        self.tree = tree
+        self.name = name
+
+    @property
+    def identity(self):
+        return "%s:%s" % (self.kind, self.name)
+
+    def validate(self, value):
+        """The normalised desired value; raises KnobError before any change."""
+        raise NotImplementedError
+
+    def read(self):
+        """The normalised live value."""
+        raise NotImplementedError
+
+    def write(self, value):
+        """Make value live; raises OSError with the kernel's answer when refused."""
+        raise NotImplementedError
+
+    def equal(self, first, second):
+        return first == second
+
+    def coupled(self):
+        """Identities whose values the kernel changes as a side effect of writing this knob."""
+        return []
+
+    def persist_data(self):
+        """What the persistence file needs besides the value (a udev match, say)."""
+        return {}
+
+    def __repr__(self):
+        return "<%s %s>" % (type(self).__name__, self.identity)

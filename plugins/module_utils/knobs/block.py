@@ -1,0 +1,121 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostperf.tuning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Block queue settings of one disk, persisted as a udev rule matched by a stable id."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.memory import parse_choice
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.pci import udev_properties
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.names import InvalidName, block_device
+
+UDEV_RULES_FILE = "/etc/udev/rules.d/90-hostperf-tuning-block.rules"
+# attribute -> (lowest, highest) for integers, or None for the scheduler
+ATTRIBUTES = {
+    "scheduler": None,
+    "nr_requests": (4, 65536),
+    "read_ahead_kb": (0, 2 ** 31 - 1),
+    "rq_affinity": (0, 2),
+    "nomerges": (0, 2),
+    "max_sectors_kb": (4, None),
+}
+# A scheduler switch reallocates tags and resets nr_requests: scheduler first.
+ORDER = {"scheduler": 10}
+# Stable ids udev can match, best first; sdX names move between boots.
+_UDEV_IDS = ("ID_WWN", "ID_SERIAL", "ID_PATH")
+
+
+class BlockQueueKnob(Knob):
+    kind = "block"
+
+    def __init__(self, tree, name):
+        device, sep, attribute = name.partition(":")
+        try:
+            block_device(device)
+        except InvalidName as exc:
+            raise KnobError(str(exc))
+        if not sep or attribute not in ATTRIBUTES:
+            raise KnobError("block %s: unknown queue setting %r (known: %s)"
+                            % (device, attribute, ", ".join(sorted(ATTRIBUTES))))
+        Knob.__init__(self, tree, name)
+        self.device = device
+        self.attribute = attribute
+        self.order = ORDER.get(attribute, 50)
+        self.path = "/sys/block/%s/queue/%s" % (device, attribute)
+
+    def validate(self, value):
+        if not self.tree.isdir("/sys/block/%s/queue" % self.device):
+            raise KnobError("block %s: no such disk (not in /sys/block)" % self.device)
+        if self.attribute == "scheduler":
+            desired = str(value).strip()
+            current, offered = parse_choice(self.tree.read(self.path))
+            if desired not in offered:
+                raise KnobError("block %s: scheduler %r is not offered (offered: %s)"
+                                % (self.device, desired, ", ".join(offered) or "none"))
+            return desired
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.isdigit():
+            raise KnobError("block %s: %s must be a non-negative integer, not %r" % (self.device, self.attribute, value))
+        low, high = ATTRIBUTES[self.attribute]
+        if self.attribute == "max_sectors_kb":
+            high = self.tree.read_int("/sys/block/%s/queue/max_hw_sectors_kb" % self.device)
+        if int(text) < low or (high is not None and int(text) > high):
+            raise KnobError("block %s: %s=%s is out of range %d..%s" % (self.device, self.attribute, text, low, high))
+        return str(int(text))
+
+    def read(self):
+        text = self.tree.read(self.path)
+        if text is None:
+            raise KnobError("block %s: cannot read %s (device gone?)" % (self.device, self.attribute))
+        if self.attribute == "scheduler":
+            current, offered = parse_choice(text)
+            return current or ("none" if offered == ["none"] else text.strip())
+        return text.strip()
+
+    def write(self, value):
+        self.tree.write(self.path, value)
+
+    def coupled(self):
+        if self.attribute == "scheduler":
+            return ["block:%s:nr_requests" % self.device]
+        return []
+
+    def persist_data(self):
+        """The udev match that finds this disk again after a reboot, whatever its name."""
+        dev = self.tree.read("/sys/block/%s/dev" % self.device)
+        props = udev_properties(self.tree, "b", dev) if dev else {}
+        for key in _UDEV_IDS:
+            if props.get(key):
+                return {"match": 'ENV{%s}=="%s"' % (key, _escape(props[key]))}
+        for attr in ("wwid", "serial"):
+            value = self.tree.read("/sys/block/%s/%s" % (self.device, attr)) or self.tree.read(
+                "/sys/block/%s/device/%s" % (self.device, attr))
+            if value and value.strip():
+                where = "ATTR" if self.tree.exists("/sys/block/%s/%s" % (self.device, attr)) else "ATTRS"
+                return {"match": '%s{%s}=="%s"' % (where, attr, _escape(value.strip()))}
+        return {"match": 'KERNEL=="%s"' % self.device, "warning": "no stable id: matched by kernel name"}
+
+
+def _escape(value):
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def render_udev(entries):
+    if not entries:
+        return None
+    by_device = {}
+    for knob, value, data in entries:
+        by_device.setdefault((knob.device, data.get("match")), []).append((knob, value))
+    lines = ["# Managed by hostperf.tuning: changes here are overwritten; roll back with hostperf.tuning.rollback."]
+    for (device, match), settings in sorted(by_device.items()):
+        settings.sort(key=lambda item: (item[0].order, item[0].attribute))
+        assigns = ", ".join('ATTR{queue/%s}="%s"' % (knob.attribute, value) for knob, value in settings)
+        lines.append("# %s" % device)
+        lines.append('ACTION=="add|change", SUBSYSTEM=="block", ENV{DEVTYPE}=="disk", %s, %s' % (match, assigns))
+    return "\n".join(lines) + "\n"
+
+
+BlockQueueKnob.persistence = Persistence(UDEV_RULES_FILE, render_udev)

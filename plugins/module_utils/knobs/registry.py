@@ -1,0 +1,23 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostperf.tuning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every kind of knob, by the prefix of its identity. Adding a kind means adding it here."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import BlockQueueKnob
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.module import KernelModuleKnob
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import SysctlKnob
+
+KINDS = dict((kind.kind, kind) for kind in (SysctlKnob, BlockQueueKnob, KernelModuleKnob))
+
+
+def knob_for(tree, identity):
+    """The knob an identity such as 'block:sda:scheduler' names."""
+    kind, sep, name = str(identity).partition(":")
+    if not sep or kind not in KINDS:
+        raise KnobError("setting %r: unknown kind %r (known: %s)" % (identity, kind, ", ".join(sorted(KINDS))))
+    return KINDS[kind](tree, name)

@@ -1,0 +1,114 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostperf.tuning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""sysctl keys under /proc/sys, persisted to one file in /etc/sysctl.d."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.names import InvalidName, sysctl_key, sysctl_path
+
+SYSCTL_FILE = "/etc/sysctl.d/90-hostperf-tuning.conf"
+_INTEGER = re.compile(r"^-?\d+$")
+INT_MAX = 2 ** 31 - 1
+UINT_MAX = 2 ** 32 - 1
+LONG_MAX = 2 ** 63 - 1
+# Ranges the kernel enforces (proc_dointvec_minmax) or whose type is narrower
+# than a long, for keys profiles set; other integers are checked against the
+# widest type the kernel has.
+LIMITS = {
+    "vm.swappiness": (0, 200),
+    "vm.dirty_ratio": (0, 100),
+    "vm.dirty_background_ratio": (0, 100),
+    "vm.overcommit_memory": (0, 2),
+    "vm.zone_reclaim_mode": (0, 15),
+    "net.core.somaxconn": (0, INT_MAX),
+    "net.core.netdev_max_backlog": (0, INT_MAX),
+    "net.core.netdev_budget": (0, INT_MAX),
+    "net.core.rmem_max": (0, INT_MAX),
+    "net.core.wmem_max": (0, INT_MAX),
+    "net.core.rmem_default": (0, INT_MAX),
+    "net.core.wmem_default": (0, INT_MAX),
+    "net.core.optmem_max": (0, INT_MAX),
+    "net.ipv4.tcp_rmem": (1, INT_MAX),
+    "net.ipv4.tcp_wmem": (1, INT_MAX),
+    "net.ipv4.tcp_max_syn_backlog": (0, INT_MAX),
+    "net.ipv4.tcp_notsent_lowat": (0, UINT_MAX),
+    "net.ipv4.tcp_mtu_probing": (0, 2),
+    "net.ipv4.tcp_slow_start_after_idle": (0, 1),
+    "net.ipv4.tcp_fastopen": (0, INT_MAX),
+    "net.ipv4.tcp_ecn": (0, 2),
+    "net.ipv4.ip_local_port_range": (1, 65535),
+    "kernel.numa_balancing": (0, 3),
+}
+
+
+def normalise(value):
+    """A sysctl value as the kernel prints it, whitespace-insensitive ('4096 87380 6291456')."""
+    if isinstance(value, bool):
+        value = int(value)
+    if isinstance(value, (list, tuple)):
+        value = " ".join(str(item) for item in value)
+    return " ".join(str(value).split())
+
+
+class SysctlKnob(Knob):
+    kind = "sysctl"
+
+    def __init__(self, tree, name):
+        try:
+            key = sysctl_key(name)
+        except InvalidName as exc:
+            raise KnobError(str(exc))
+        Knob.__init__(self, tree, key)
+        self.path = sysctl_path(key)
+
+    def validate(self, value):
+        desired = normalise(value)
+        real = self.tree.path(self.path)
+        if not os.path.isfile(real):
+            if os.path.isdir(real):
+                raise KnobError("sysctl %s: is a directory of keys, not a key" % self.name)
+            raise KnobError("sysctl %s: unknown key (no %s on this kernel)" % (self.name, self.path))
+        if not os.stat(real).st_mode & 0o222:
+            raise KnobError("sysctl %s: read-only key" % self.name)
+        if not desired:
+            raise KnobError("sysctl %s: empty value" % self.name)
+        if "\n" in str(value) or "\0" in str(value):
+            raise KnobError("sysctl %s: value contains a newline or NUL" % self.name)
+        current = self.read().split()
+        fields = desired.split()
+        if current and all(_INTEGER.match(field) for field in current):
+            if len(fields) != len(current):
+                raise KnobError("sysctl %s: %r has %d field(s); the kernel's value has %d (%s)"
+                                % (self.name, desired, len(fields), len(current), " ".join(current)))
+            low, high = LIMITS.get(self.name, (-LONG_MAX - 1, 2 ** 64 - 1))
+            for field in fields:
+                if not _INTEGER.match(field):
+                    raise KnobError("sysctl %s: %r is not an integer" % (self.name, field))
+                if not low <= int(field) <= high:
+                    raise KnobError("sysctl %s: %s is out of the kernel's range %d..%d" % (self.name, field, low, high))
+        return desired
+
+    def read(self):
+        value = self.tree.read(self.path)
+        return normalise(value) if value is not None else ""
+
+    def write(self, value):
+        self.tree.write(self.path, value)
+
+
+def render_sysctl(entries):
+    if not entries:
+        return None
+    lines = ["# Managed by hostperf.tuning: changes here are overwritten; roll back with hostperf.tuning.rollback."]
+    lines.extend("%s = %s" % (knob.name, value) for knob, value, dummy in entries)
+    return "\n".join(lines) + "\n"
+
+
+SysctlKnob.persistence = Persistence(SYSCTL_FILE, render_sysctl)

@@ -1,0 +1,105 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostperf.tuning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Turn what an operator asks tune for into desired values per knob identity.
+
+Block settings by device class expand to every disk of that class;
+congestion control expands to the module it needs, the sysctl, and the
+default qdisc where that qdisc exists, with a note when it does not.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.block import detect_block
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.kernel import detect_kernel
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import ATTRIBUTES
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.module import LOADED
+
+BLOCK_CLASSES = ("nvme", "ssd", "hdd", "virtual", "emmc", "sdcard", "removable")
+# BBR paces packets itself since Linux 4.13, so it does not need fq to work.
+SELF_PACING = ("bbr",)
+
+
+def desired_state(tree, sysctl=None, block=None, kernel_modules=None, tcp_congestion_control=None,
+                  default_qdisc=None, default_qdisc_fallback="keep"):
+    """({identity: value}, [notes]); raises KnobError naming every bad request at once."""
+    desired, notes, errors = {}, [], []
+    for key, value in (sysctl or {}).items():
+        desired["sysctl:%s" % key] = value
+    for name in kernel_modules or ():
+        desired["module:%s" % name] = LOADED
+    if block:
+        _block(tree, block, desired, errors)
+    if tcp_congestion_control or default_qdisc:
+        kernel = detect_kernel(tree)
+        if tcp_congestion_control:
+            _congestion_control(kernel, tcp_congestion_control, desired, errors)
+        if default_qdisc:
+            _qdisc(kernel, default_qdisc, default_qdisc_fallback, tcp_congestion_control, desired, notes, errors)
+    if errors:
+        raise KnobError("; ".join(errors))
+    return desired, notes
+
+
+def _block(tree, requests, desired, errors):
+    disks = None
+    for index, request in enumerate(requests):
+        request = dict(request)
+        device, klass = request.pop("device", None), request.pop("class", None)
+        if bool(device) == bool(klass):
+            errors.append("block[%d]: give exactly one of device or class" % index)
+            continue
+        unknown = sorted(set(request) - set(ATTRIBUTES))
+        if unknown:
+            errors.append("block[%d]: unknown queue setting(s) %s (known: %s)"
+                          % (index, ", ".join(unknown), ", ".join(sorted(ATTRIBUTES))))
+            continue
+        if klass:
+            if klass not in BLOCK_CLASSES:
+                errors.append("block[%d]: unknown class %r (known: %s)" % (index, klass, ", ".join(BLOCK_CLASSES)))
+                continue
+            if disks is None:
+                disks = detect_block(tree)[0]
+            devices = sorted(name for name, disk in disks.items() if disk["class"] == klass)
+        else:
+            devices = [device]
+        for name in devices:
+            for attribute, value in request.items():
+                if value is not None:
+                    desired["block:%s:%s" % (name, attribute)] = value
+
+
+def _congestion_control(kernel, algorithm, desired, errors):
+    offered = kernel["tcp_congestion_controls"]
+    module = "tcp_" + algorithm
+    if algorithm not in kernel["tcp_congestion_controls_available"]:
+        if offered.get(algorithm) is False or kernel["modules"].get(module) in (None, "absent", "unloadable"):
+            errors.append("tcp_congestion_control %r: not available on kernel %s (available: %s; module %s: %s)"
+                          % (algorithm, kernel["release"], ", ".join(kernel["tcp_congestion_controls_available"]),
+                             module, kernel["modules"].get(module, "unknown")))
+            return
+        desired["module:" + module] = LOADED
+    desired["sysctl:net.ipv4.tcp_congestion_control"] = algorithm
+
+
+def _qdisc(kernel, qdisc, fallback, algorithm, desired, notes, errors):
+    present = kernel["qdiscs"].get(qdisc)
+    if present:
+        if kernel["modules"].get("sch_" + qdisc) == "available":
+            desired["module:sch_" + qdisc] = LOADED
+        desired["sysctl:net.core.default_qdisc"] = qdisc
+        return
+    why = "qdisc %s does not exist on kernel %s" % (qdisc, kernel["release"])
+    if fallback == "fail":
+        errors.append("default_qdisc %r: %s" % (qdisc, why))
+    elif fallback == "keep":
+        pacing = " (BBR paces by itself since 4.13)" if algorithm in SELF_PACING else ""
+        notes.append("%s: default_qdisc stays %s%s" % (why, kernel["default_qdisc"], pacing))
+    elif kernel["qdiscs"].get(fallback):
+        notes.append("%s: default_qdisc set to the fallback %s" % (why, fallback))
+        desired["sysctl:net.core.default_qdisc"] = fallback
+    else:
+        notes.append("%s, nor does the fallback %s: default_qdisc stays %s" % (why, fallback, kernel["default_qdisc"]))

@@ -1,0 +1,280 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostperf.tuning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Apply desired settings as one transaction, and roll transactions back exactly.
+
+apply: validate everything, read every current value and every file the run
+will touch, journal them before the first change, change live values in
+dependency order, write the persistence files, re-read and verify, commit.
+Any failure on the way puts every value and file back and says, setting by
+setting, what happened. Only Exception is caught: a killed run leaves a
+pending journal that the next run reports and rollback replays.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+from ansible_collections.hostperf.tuning.plugins.module_utils import files
+from ansible_collections.hostperf.tuning.plugins.module_utils.journal import (
+    COMMITTED, INCOMPLETE, PENDING, ROLLED_BACK)
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import KINDS, knob_for
+
+
+class TransactionError(Exception):
+    """Apply or rollback failed; result holds what happened to each setting."""
+
+    def __init__(self, message, result):
+        Exception.__init__(self, message)
+        self.result = result
+
+
+def _no_fault(step):
+    """Tests replace this to kill a run at any step."""
+
+
+class Engine:
+    def __init__(self, tree, journal, fault=_no_fault):
+        self.tree = tree
+        self.journal = journal
+        self.fault = fault
+
+    # -- planning ----------------------------------------------------------
+    def validate(self, desired):
+        """[(knob, value)] from {identity: value}; every bad setting is reported at once."""
+        errors, settings = [], []
+        for identity, value in desired.items():
+            try:
+                knob = knob_for(self.tree, identity)
+                settings.append((knob, knob.validate(value)))
+            except KnobError as exc:
+                errors.append(str(exc))
+        if errors:
+            raise KnobError("; ".join(errors))
+        return sorted(settings, key=lambda item: (item[0].order, item[0].identity))
+
+    def _files_for(self, state):
+        """{path: bytes or None} that the managed state renders to, one file per kind."""
+        rendered = {}
+        for kind in sorted(KINDS.values(), key=lambda kind: kind.kind):
+            entries = []
+            for identity, entry in sorted(state.items()):
+                if identity.split(":", 1)[0] == kind.kind:
+                    entries.append((knob_for(self.tree, identity), entry["value"], entry.get("data", {})))
+            text = kind.persistence.render(entries)
+            rendered[kind.persistence.path] = text.encode("utf-8") if text is not None else None
+        return rendered
+
+    def plan(self, desired, persist=True):
+        """What apply would do: changes to live values and to files, without touching anything."""
+        settings = self.validate(desired)
+        changes = []
+        for knob, value in settings:
+            before = knob.read()
+            changes.append({"knob": knob, "identity": knob.identity, "before": before, "after": value,
+                            "changed": not knob.equal(before, value)})
+        requested = set(desired) | set(knob.identity for knob, dummy in settings)
+        for change in list(changes):
+            for identity in change["knob"].coupled() if change["changed"] else ():
+                if identity not in requested:
+                    requested.add(identity)
+                    knob = knob_for(self.tree, identity)
+                    # Journaled so rollback restores what the kernel changed on its own.
+                    changes.append({"knob": knob, "identity": identity, "before": knob.read(), "after": None,
+                                    "changed": False, "side_effect": True})
+        state = self.journal.load_state()
+        new_state = dict(state)
+        if persist:
+            for knob, value in settings:
+                new_state[knob.identity] = {"value": value, "data": knob.persist_data()}
+        planned_files = {}
+        if new_state != state:
+            planned_files = self._files_for(new_state)
+            state_text = json.dumps({"settings": new_state}, indent=1, sort_keys=True) + "\n"
+            planned_files[self.journal.state_path] = state_text.encode("utf-8")
+        file_changes = []
+        for path, content in sorted(planned_files.items()):
+            snap = files.snapshot(self.tree, path)
+            if files.content_of(snap) != content:
+                file_changes.append({"path": path, "snapshot": snap, "content": content})
+        return changes, file_changes
+
+    # -- apply -------------------------------------------------------------
+    def apply(self, desired, persist=True, check_mode=False, label=None):
+        changes, file_changes = self.plan(desired, persist)
+        result = {"changed": any(c["changed"] for c in changes) or bool(file_changes),
+                  "settings": [_public(c) for c in changes if not c.get("side_effect")],
+                  "files": [_file_public(f["path"], files.content_of(f["snapshot"]), f["content"])
+                            for f in file_changes], "transaction": None}
+        if check_mode or not result["changed"]:
+            return result
+        record = self.journal.new(label)
+        record["settings"] = [{"identity": c["identity"], "before": c["before"], "after": c["after"]}
+                              for c in changes if c["changed"] or c.get("side_effect")]
+        record["files"] = [f["snapshot"] for f in file_changes]
+        self.journal.save(record)
+        result["transaction"] = record["id"]
+        try:
+            self.fault("journaled")
+            for change in changes:
+                if change["changed"]:
+                    self.fault("write " + change["identity"])
+                    change["knob"].write(change["after"])
+            for change in file_changes:
+                self.fault("file " + change["path"])
+                if change["content"] is None:
+                    files.remove(self.tree, change["path"])
+                else:
+                    mode = 0o600 if change["path"] == self.journal.state_path else 0o644
+                    files.atomic_write(self.tree, change["path"], change["content"], mode)
+            self.fault("verify")
+            self._verify(changes)
+        except Exception as exc:  # pylint: disable=broad-except
+            record["events"].append("apply failed: %s" % _reason(exc))
+            outcome = self._undo(record)
+            result["settings"] = outcome["settings"]
+            result["failed_setting"] = str(exc)
+            raise TransactionError("apply failed, every change was rolled back%s: %s" % (
+                "" if outcome["complete"] else " INCOMPLETELY (see settings)", _reason(exc)), result)
+        record["state"] = COMMITTED
+        self.journal.save(record)
+        self.fault("committed")
+        for item in result["settings"]:
+            item["status"] = "changed" if item["changed"] else "unchanged"
+        return result
+
+    def _verify(self, changes):
+        for change in changes:
+            if change.get("side_effect"):
+                continue
+            now = change["knob"].read()
+            if not change["knob"].equal(now, change["after"]):
+                raise KnobError("%s: the kernel kept %r instead of %r" % (change["identity"], now, change["after"]))
+
+    # -- rollback ----------------------------------------------------------
+    def _undo(self, record):
+        """Put back one transaction's values and files; record the outcome in its journal."""
+        outcome = restore(self.tree, record["settings"], record["files"])
+        record["state"] = ROLLED_BACK if outcome["complete"] else INCOMPLETE
+        record["events"].append("rolled back" if outcome["complete"] else "rollback incomplete")
+        record["rollback"] = outcome["settings"]
+        self.journal.save(record)
+        return outcome
+
+    def rollback(self, target="last", check_mode=False):
+        """Undo transactions newest first down to target: 'last', 'pristine', 'interrupted' or an id."""
+        records = [r for r in self.journal.transactions() if r["state"] in (COMMITTED, PENDING, INCOMPLETE)]
+        if target == "interrupted":
+            chosen = [r for r in records if r["state"] in (PENDING, INCOMPLETE)]
+        elif target == "last":
+            chosen = records[-1:]
+        elif target == "pristine":
+            chosen = records
+        else:
+            ids = [r["id"] for r in records]
+            if target not in ids:
+                known = [r["id"] for r in self.journal.transactions()]
+                why = "already rolled back" if target in known else "no such transaction on this host"
+                raise KnobError("transaction %r: %s" % (target, why))
+            chosen = records[ids.index(target):]
+        chosen = list(reversed(chosen))
+        result = {"changed": False, "transactions": [r["id"] for r in chosen], "settings": [], "files": []}
+        for record in chosen:
+            pending = [s for s in record["settings"] if not _equal_now(self.tree, s["identity"], s["before"])]
+            pending_files = [f for f in record["files"] if not files.matches(self.tree, f)]
+            result["changed"] = result["changed"] or bool(pending or pending_files) or record["state"] != COMMITTED
+            for snap in pending_files:
+                now = files.content_of(files.snapshot(self.tree, snap["path"]))
+                result["files"].append(_file_public(snap["path"], now, files.content_of(snap)))
+            if check_mode:
+                result["settings"].extend({"identity": s["identity"], "before": s["after"], "after": s["before"],
+                                           "transaction": record["id"]} for s in pending)
+                continue
+            outcome = self._undo(record)
+            for item in outcome["settings"]:
+                item["transaction"] = record["id"]
+            result["settings"].extend(outcome["settings"])
+            result["changed"] = True
+            if not outcome["complete"]:
+                raise TransactionError("rollback of %s is incomplete (see settings)" % record["id"], result)
+        return result
+
+
+def restore(tree, settings, snapshots, passes=2):
+    """Write back every 'before' value in dependency order, then the files; verify.
+
+    Two passes: a value that a later write resets (nr_requests after a
+    scheduler switch) is written again.
+    """
+    knobs = []
+    outcome = {"complete": True, "settings": []}
+    for setting in settings:
+        try:
+            knobs.append((knob_for(tree, setting["identity"]), setting))
+        except KnobError as exc:
+            outcome["settings"].append({"identity": setting["identity"], "status": "failed", "error": str(exc)})
+            outcome["complete"] = False
+    knobs.sort(key=lambda item: (item[0].order, item[0].identity))
+    errors = {}
+    for dummy in range(passes):
+        errors = {}
+        for knob, setting in knobs:
+            try:
+                if not knob.equal(knob.read(), setting["before"]):
+                    knob.write(setting["before"])
+            except (OSError, KnobError) as exc:
+                errors[knob.identity] = _reason(exc)
+        if not errors and all(_equal_now(tree, s["identity"], s["before"]) for dummy, s in knobs):
+            break
+    for knob, setting in knobs:
+        now = _read(knob)
+        ok = knob.equal(now, setting["before"])
+        item = {"identity": knob.identity, "before": setting["after"], "after": setting["before"],
+                "status": "restored" if ok else "failed"}
+        if not ok:
+            item["error"] = errors.get(knob.identity, "reads %r after restore" % (now,))
+            outcome["complete"] = False
+        outcome["settings"].append(item)
+    for snap in snapshots:
+        try:
+            files.restore(tree, snap)
+        except OSError as exc:
+            outcome["settings"].append({"identity": "file:" + snap["path"], "status": "failed", "error": _reason(exc)})
+            outcome["complete"] = False
+    return outcome
+
+
+def _read(knob):
+    try:
+        return knob.read()
+    except (OSError, KnobError) as exc:
+        return "<unreadable: %s>" % _reason(exc)
+
+
+def _equal_now(tree, identity, value):
+    try:
+        knob = knob_for(tree, identity)
+        return knob.equal(knob.read(), value)
+    except (OSError, KnobError):
+        return False
+
+
+def _reason(exc):
+    if isinstance(exc, OSError) and exc.strerror:
+        return "%s (%s)" % (exc.strerror, exc.filename or "") if exc.filename else exc.strerror
+    return str(exc)
+
+
+def _public(change):
+    return {"identity": change["identity"], "before": change["before"], "after": change["after"],
+            "changed": change["changed"]}
+
+
+def _file_public(path, before, after):
+    action = "created" if before is None else "removed" if after is None else "updated"
+    return {"path": path, "action": action,
+            "before": before.decode("utf-8", "replace") if before is not None else "",
+            "after": after.decode("utf-8", "replace") if after is not None else ""}

@@ -1,0 +1,244 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: hostperf.tuning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: tune
+short_description: Apply kernel settings as one transaction that can always be rolled back
+version_added: 0.1.0
+description:
+  - Sets sysctls, block queue settings (per disk or per device class), TCP congestion control with the default
+    qdisc, and the kernel modules they need, live and persisted across reboots, as one transaction.
+  - Before the first change it writes a journal on the host (atomic, fsync, mode 0600, under an exclusive lock)
+    with every value and every file it will touch. Any failure part-way (the kernel refusing a value, a vanished
+    device, a full disk) puts every value and file back and reports each setting's outcome.
+  - It is idempotent, a second identical run changes nothing and reports C(changed=false), without a new journal.
+  - Persistence is one file per kind owned by the collection, rendered from every setting the collection
+    manages on the host, C(/etc/sysctl.d/90-hostperf-tuning.conf), C(/etc/udev/rules.d/90-hostperf-tuning-block.rules)
+    (matched by WWN, serial or path, never by C(sdX)), C(/etc/modules-load.d/hostperf-tuning.conf).
+  - M(hostperf.tuning.rollback) undoes the last transaction, a named one, or everything.
+author:
+  - hostperf.tuning engineers (@hostperf)
+options:
+  sysctl:
+    description:
+      - Sysctl keys and values, in dotted or slash form. Multi-value keys (C(net.ipv4.tcp_rmem)) take a string or a
+        list and are compared by value, not by whitespace.
+      - Unknown or read-only keys, values with the wrong number of fields, non-integers where the kernel has
+        integers and values out of the kernel's range fail before any change.
+    type: dict
+    default: {}
+  block:
+    description:
+      - Queue settings for disks, each item naming one O(block[].device) or one O(block[].class).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      device:
+        description: Kernel name of a whole disk (C(nvme0n1), C(sda)).
+        type: str
+      class:
+        description: Every disk of this class as M(hostperf.tuning.host_facts) classifies it.
+        type: str
+        choices: [nvme, ssd, hdd, virtual, emmc, sdcard, removable]
+      scheduler:
+        description: I/O scheduler; must be one the device offers.
+        type: str
+      nr_requests:
+        description: Queue depth (4 to 65536). Applied after the scheduler, which resets it.
+        type: int
+      read_ahead_kb:
+        description: Read-ahead in KiB.
+        type: int
+      rq_affinity:
+        description: Complete requests on the submitting CPU's group (1) or the CPU itself (2).
+        type: int
+        choices: [0, 1, 2]
+      nomerges:
+        description: Disable merging (1 simple only, 2 none).
+        type: int
+        choices: [0, 1, 2]
+      max_sectors_kb:
+        description: Largest request in KiB, at most the device's C(max_hw_sectors_kb).
+        type: int
+  tcp_congestion_control:
+    description:
+      - TCP congestion control to set. Its module (for example C(tcp_bbr)) is loaded and persisted when needed.
+        An algorithm the kernel cannot provide fails before any change.
+    type: str
+  default_qdisc:
+    description:
+      - Default queueing discipline (C(fq) for BBR). Set only where the kernel has it; otherwise
+        O(default_qdisc_fallback) decides.
+    type: str
+  default_qdisc_fallback:
+    description:
+      - What to do when O(default_qdisc) does not exist on the host. C(keep) leaves the current default and notes it
+        (BBR paces by itself since Linux 4.13), C(fail) fails before any change, any other value is a qdisc to use
+        instead where it exists.
+    type: str
+    default: keep
+  kernel_modules:
+    description: Kernel modules to load now and at boot.
+    type: list
+    elements: str
+    default: []
+  settings:
+    description:
+      - "Settings by identity, as the planner writes them, for example C(sysctl:vm.swappiness) set to C(10) or
+        C(block:nvme0n1:scheduler) set to C(none). Merged with the options above."
+    type: dict
+    default: {}
+  persist:
+    description: Also write the persistence files. With C(false) only live values change (until reboot).
+    type: bool
+    default: true
+  label:
+    description: A label recorded with the transaction (for example the profile name).
+    type: str
+  interrupted:
+    description:
+      - What to do when the journal holds a transaction a killed run left unfinished. C(fail) reports it and changes
+        nothing; C(rollback) rolls it back first, then applies.
+    type: str
+    choices: [fail, rollback]
+    default: fail
+  journal_dir:
+    description: Directory of the host's journal and managed state (mode 0700, files 0600).
+    type: path
+    default: /var/lib/hostperf
+  root:
+    description: Root of the host's filesystem; only tests set it, to work on a fixture tree.
+    type: path
+    default: /
+notes:
+  - Multi-value sysctls are compared by value. Changing a scheduler resets C(nr_requests); the module orders writes
+    so that both end as asked.
+  - Kernel modules loaded by a transaction are unloaded by its rollback when they were absent before; a module in
+    use cannot be unloaded and is reported.
+seealso:
+  - module: hostperf.tuning.rollback
+  - module: hostperf.tuning.journal
+  - module: hostperf.tuning.host_facts
+attributes:
+  check_mode:
+    description: Reports every value and file that would change, and changes nothing.
+    support: full
+  diff_mode:
+    description: Shows before and after of every live value and every persistence file.
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Throughput settings for NVMe hosts with BBR
+  hostperf.tuning.tune:
+    label: datacenter
+    sysctl:
+      net.core.rmem_max: 67108864
+      net.ipv4.tcp_rmem: [4096, 87380, 67108864]
+    block:
+      - class: nvme
+        scheduler: none
+        nr_requests: 1023
+      - class: hdd
+        scheduler: mq-deadline
+        read_ahead_kb: 4096
+    tcp_congestion_control: bbr
+    default_qdisc: fq
+    default_qdisc_fallback: keep
+
+- name: Apply what the planner decided
+  hostperf.tuning.tune:
+    settings: "{{ hostperf_plan.settings }}"
+"""
+
+RETURN = r"""
+transaction:
+  description: Id of the journaled transaction, or null when nothing changed (or in check mode).
+  returned: always
+  type: str
+  sample: 20261122T194501.123456Z-1a2b3c4d
+settings:
+  description: Every requested setting with its value before and after, and C(status) (changed, unchanged,
+    restored, failed).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{identity: "sysctl:net.core.somaxconn", before: "4096", after: "8192", changed: true, status: changed}]
+files:
+  description: Persistence files created, updated or removed, with their content before and after.
+  returned: always
+  type: list
+  elements: dict
+notes:
+  description: What the module decided on its own, for example keeping the default qdisc where fq does not exist.
+  returned: always
+  type: list
+  elements: str
+recovered:
+  description: Interrupted transactions rolled back first (O(interrupted=rollback)).
+  returned: when one was found
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hostperf.tuning.plugins.module_utils.journal import JournalError
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
+from ansible_collections.hostperf.tuning.plugins.module_utils.runner import COMMON_OPTIONS, diff_of, open_journal, tune
+from ansible_collections.hostperf.tuning.plugins.module_utils.transaction import TransactionError
+
+BLOCK_OPTIONS = dict(
+    device=dict(type="str"),
+    scheduler=dict(type="str"),
+    nr_requests=dict(type="int"),
+    read_ahead_kb=dict(type="int"),
+    rq_affinity=dict(type="int", choices=[0, 1, 2]),
+    nomerges=dict(type="int", choices=[0, 1, 2]),
+    max_sectors_kb=dict(type="int"),
+    **{"class": dict(type="str", choices=["nvme", "ssd", "hdd", "virtual", "emmc", "sdcard", "removable"])}
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            sysctl=dict(type="dict", default={}),
+            block=dict(type="list", elements="dict", default=[], options=BLOCK_OPTIONS,
+                       mutually_exclusive=[["device", "class"]], required_one_of=[["device", "class"]]),
+            tcp_congestion_control=dict(type="str"),
+            default_qdisc=dict(type="str"),
+            default_qdisc_fallback=dict(type="str", default="keep"),
+            kernel_modules=dict(type="list", elements="str", default=[]),
+            settings=dict(type="dict", default={}),
+            persist=dict(type="bool", default=True),
+            label=dict(type="str"),
+            interrupted=dict(type="str", choices=["fail", "rollback"], default="fail"),
+            **COMMON_OPTIONS
+        ),
+        supports_check_mode=True,
+    )
+    tree, journal = open_journal(module.params)
+    result = dict(changed=False, transaction=None, settings=[], files=[], notes=[])
+    try:
+        result = tune(tree, journal, module.params, module.check_mode)
+    except (KnobError, JournalError) as exc:
+        module.fail_json(msg=str(exc), **result)
+    except TransactionError as exc:
+        result.update(exc.result)
+        module.fail_json(msg=str(exc), **result)
+    if module._diff:
+        result["diff"] = diff_of(result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

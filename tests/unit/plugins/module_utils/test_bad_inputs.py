@@ -1,0 +1,74 @@
+"""Every bad request fails before any change, with a message that names the setting and the reason."""
+
+import pytest
+
+from ansible_collections.hostperf.tuning.plugins.module_utils.journal import Journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
+from ansible_collections.hostperf.tuning.plugins.module_utils.runner import tune
+
+from fakekernel import FakeKernelTree, tree_digest
+
+BAD = [
+    # (request, words the message must contain)
+    ({"sysctl": {"net.core.no_such_key": 1}}, ["net.core.no_such_key", "unknown key"]),
+    ({"sysctl": {"net..core": 1}}, ["sysctl key", "not a valid component"]),
+    ({"sysctl": {"net/../../etc/passwd": 1}}, ["sysctl key", "'..'"]),
+    ({"sysctl": {"/etc/shadow": 1}}, ["sysctl key"]),
+    ({"sysctl": {"net.ipv4.conf.all.x/../../y": 1}}, ["sysctl key"]),
+    ({"sysctl": {"net.core": 1}}, ["net.core", "directory of keys"]),
+    ({"sysctl": {"net.core.somaxconn": "lots"}}, ["net.core.somaxconn", "not an integer"]),
+    ({"sysctl": {"net.core.somaxconn": 2 ** 40}}, ["net.core.somaxconn", "out of the kernel's range"]),
+    ({"sysctl": {"net.core.somaxconn": -1}}, ["net.core.somaxconn", "out of the kernel's range"]),
+    ({"sysctl": {"vm.swappiness": 201}}, ["vm.swappiness", "0..200"]),
+    ({"sysctl": {"vm.dirty_ratio": 101}}, ["vm.dirty_ratio", "0..100"]),
+    ({"sysctl": {"net.ipv4.tcp_rmem": "4096 87380"}}, ["net.ipv4.tcp_rmem", "2 field(s)", "has 3"]),
+    ({"sysctl": {"net.ipv4.tcp_rmem": [4096, 87380, 6291456, 1]}}, ["net.ipv4.tcp_rmem", "4 field(s)"]),
+    ({"sysctl": {"net.ipv4.tcp_rmem": [0, 87380, 6291456]}}, ["net.ipv4.tcp_rmem", "out of the kernel's range"]),
+    ({"sysctl": {"vm.swappiness": ""}}, ["vm.swappiness", "empty value"]),
+    ({"sysctl": {"vm.swappiness": "1\nvm.dirty_ratio=1"}}, ["vm.swappiness"]),
+    ({"sysctl": {"kernel.osrelease": "6.6.6"}}, ["kernel.osrelease", "read-only"]),
+    ({"block": [{"device": "sdz", "scheduler": "none"}]}, ["sdz", "no such disk"]),
+    ({"block": [{"device": "../sda", "scheduler": "none"}]}, ["'../sda'", "not a kernel block device name"]),
+    ({"block": [{"device": "sda/queue", "read_ahead_kb": 1}]}, ["sda/queue", "not a kernel block device name"]),
+    ({"block": [{"device": "nvme0n1", "scheduler": "cfq"}]}, ["nvme0n1", "'cfq' is not offered",
+                                                              "none, mq-deadline, kyber, bfq"]),
+    ({"block": [{"device": "nvme0n1", "nr_requests": 2}]}, ["nvme0n1", "nr_requests=2", "out of range"]),
+    ({"block": [{"device": "nvme0n1", "nr_requests": "deep"}]}, ["nvme0n1", "nr_requests", "non-negative integer"]),
+    ({"block": [{"device": "nvme0n1", "read_ahead_kb": -8}]}, ["nvme0n1", "read_ahead_kb", "non-negative integer"]),
+    ({"block": [{"device": "nvme0n1", "rq_affinity": 3}]}, ["nvme0n1", "rq_affinity=3", "0..2"]),
+    ({"block": [{"device": "nvme0n1", "max_sectors_kb": 4096}]}, ["nvme0n1", "max_sectors_kb=4096", "4..128"]),
+    ({"block": [{"device": "nvme0n1", "queue_depth": 64}]}, ["block[0]", "queue_depth"]),
+    ({"block": [{"class": "floppy", "scheduler": "none"}]}, ["block[0]", "unknown class 'floppy'"]),
+    ({"block": [{"device": "sda", "class": "ssd", "scheduler": "none"}]}, ["block[0]", "exactly one of device"]),
+    ({"block": [{"scheduler": "none"}]}, ["block[0]", "exactly one of device"]),
+    ({"tcp_congestion_control": "vegas"}, ["tcp_congestion_control 'vegas'", "not available", "tcp_vegas"]),
+    ({"default_qdisc": "fq", "default_qdisc_fallback": "fail", "root": "sandbox-firecracker"},
+     ["default_qdisc 'fq'", "does not exist"]),
+    ({"kernel_modules": ["no_such_module"]}, ["kernel module no_such_module", "cannot be loaded",
+                                              "Module no_such_module not found"]),
+    ({"kernel_modules": ["../../evil"]}, ["kernel module '../../evil'", "not a module name"]),
+    ({"settings": {"nic:eth0:ring.rx": 4096}}, ["'nic:eth0:ring.rx'", "unknown kind 'nic'"]),
+    ({"settings": {"block:nvme0n1:iosched_quantum": 1}}, ["nvme0n1", "unknown queue setting 'iosched_quantum'"]),
+    ({"settings": {"module:tcp_bbr": "sometimes"}}, ["kernel module tcp_bbr", "loaded or absent"]),
+    # several mistakes at once are all reported, and the good settings beside them are not applied either
+    ({"sysctl": {"vm.swappiness": 10, "vm.dirty_ratio": 500}, "block": [{"device": "sdz", "nomerges": 1}]},
+     ["vm.dirty_ratio", "sdz"]),
+]
+
+
+@pytest.mark.parametrize("request_, words", BAD, ids=[str(i) for i in range(len(BAD))])
+def test_bad_input_is_refused_with_a_clear_message_and_changes_nothing(host_root, request_, words):
+    request_ = dict(request_)
+    root = host_root(request_.pop("root", "dc-2socket"))
+    tree = FakeKernelTree(root, loadable={"tcp_bbr"})
+    before = tree_digest(root)
+    with pytest.raises(KnobError) as refused:
+        tune(tree, Journal(tree), request_)
+    for word in words:
+        assert word in str(refused.value)
+    assert tree.writes == []
+    assert tree_digest(root) == before
+
+
+def test_there_are_at_least_thirty():
+    assert len(BAD) >= 30
