@@ -7,13 +7,13 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 BUILD := .build
 COLLECTION := $(BUILD)/ansible_collections/hostperf/tuning
-APT_PACKAGES := ethtool iproute2 git
+APT_PACKAGES := ethtool iproute2 git util-linux kmod
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(BUILD)
 export ANSIBLE_LOCAL_TEMP := $(CURDIR)/$(BUILD)/tmp
 
-.PHONY: test deps unit sanity lint collection build galaxy detect fixtures perf lock clean
+.PHONY: test deps unit integration sanity lint collection build galaxy detect fixtures perf perf-tune lock clean
 
-test: unit sanity lint galaxy
+test: unit integration sanity lint galaxy
 
 deps: $(VENV)/.installed
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -34,12 +34,16 @@ collection: deps
 unit: deps
 	$(BIN)/pytest -q tests/unit
 
+# The real kernel, as root: a network namespace, a loop device, one vm.* key put back (skips when not root).
+integration: deps
+	$(BIN)/pytest -q -rs tests/integration
+
 sanity: collection
 	@pip_version=$$($(PY) -c "import re, ansible_test, os; print(re.search(r\"pip='([0-9.]+)'\", open(os.path.join(os.path.dirname(ansible_test.__file__), '_internal', 'python_requirements.py')).read()).group(1))"); \
 	  cache=$$HOME/.ansible/test/cache/get_pip_$${pip_version//./_}.py; \
 	  [ -s $$cache ] || install -D -m 0644 tests/sanity/bootstrap_pip.py $$cache
 	cd $(COLLECTION) && git init -q . && git add -A && \
-	  $(CURDIR)/$(BIN)/ansible-test sanity --requirements --python 3.11 --color no --exclude tests/lab/
+	  $(CURDIR)/$(BIN)/ansible-test sanity --requirements --python 3.11 --color no
 
 lint: collection
 	cd $(COLLECTION) && $(CURDIR)/$(BIN)/ansible-lint --profile production --offline
@@ -68,6 +72,14 @@ fixtures: collection
 
 perf: collection
 	PYTHONPATH=$(CURDIR)/$(BUILD) $(PY) tests/perf/detect_speed.py
+
+$(VENV)/.perf-installed: requirements/perf.txt $(VENV)/.installed
+	$(BIN)/pip install -q --disable-pip-version-check -c requirements/test.txt -r requirements/perf.txt
+	touch $@
+
+# hostperf.tuning.tune against a loop of ansible.posix.sysctl tasks, side by side (root).
+perf-tune: collection $(VENV)/.perf-installed
+	$(PY) tests/perf/tune_vs_sysctl.py
 
 lock:
 	python3 -m venv $(BUILD)/lock-venv && $(BUILD)/lock-venv/bin/pip install -q -r requirements/test.in

@@ -36,7 +36,7 @@ def desired_state(tree, sysctl=None, block=None, kernel_modules=None, tcp_conges
     if tcp_congestion_control or default_qdisc:
         kernel = detect_kernel(tree)
         if tcp_congestion_control:
-            _congestion_control(kernel, tcp_congestion_control, desired, errors)
+            _congestion_control(tree, kernel, tcp_congestion_control, desired, errors)
         if default_qdisc:
             _qdisc(kernel, default_qdisc, default_qdisc_fallback, tcp_congestion_control, desired, notes, errors)
     if errors:
@@ -72,9 +72,25 @@ def _block(tree, requests, desired, errors):
                     desired["block:%s:%s" % (name, attribute)] = value
 
 
-def _congestion_control(kernel, algorithm, desired, errors):
+def in_initial_netns(tree):
+    """Whether this process runs in the host's own network namespace."""
+    ours, init = tree.readlink("/proc/self/ns/net"), tree.readlink("/proc/1/ns/net")
+    if ours and init:
+        return ours == init
+    # PID 1's namespace may be unreadable (containers); the kernel registers
+    # net.core.netdev_max_backlog for the initial namespace only.
+    return tree.exists("/proc/sys/net/core/netdev_max_backlog")
+
+
+def _congestion_control(tree, kernel, algorithm, desired, errors):
     offered = kernel["tcp_congestion_controls"]
     module = "tcp_" + algorithm
+    allowed = kernel["tcp_congestion_controls_allowed"]
+    if algorithm not in allowed and not in_initial_netns(tree):
+        # The kernel answers EPERM outside the initial namespace for these.
+        errors.append("tcp_congestion_control %r: not allowed in this network namespace (allowed: %s)"
+                      % (algorithm, ", ".join(allowed)))
+        return
     if algorithm not in kernel["tcp_congestion_controls_available"]:
         if offered.get(algorithm) is False or kernel["modules"].get(module) in (None, "absent", "unloadable"):
             errors.append("tcp_congestion_control %r: not available on kernel %s (available: %s; module %s: %s)"

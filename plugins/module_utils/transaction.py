@@ -122,7 +122,11 @@ class Engine:
             for change in changes:
                 if change["changed"]:
                     self.fault("write " + change["identity"])
-                    change["knob"].write(change["after"])
+                    try:
+                        change["knob"].write(change["after"])
+                    except OSError as exc:
+                        raise KnobError("%s: the kernel refused %r: %s" % (change["identity"], change["after"],
+                                                                           _reason(exc)))
             for change in file_changes:
                 self.fault("file " + change["path"])
                 if change["content"] is None:

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Build (once, then cached) the Debian 12 VM image the lab boots: a root
 # filesystem from Debian packages (the standard kernel: the cloud kernel lacks
 # e1000e and netdevsim), its kernel and initrd beside it, and an SSH

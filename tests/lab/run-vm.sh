@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Boot one lab VM from the cached image on a throwaway overlay and wait for SSH.
 #   run-vm.sh datacenter|edge PORT   -> prints the VM's run directory
 # The VM's disk changes go to the overlay, so the cached image stays pristine.

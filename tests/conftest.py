@@ -7,7 +7,7 @@ import tempfile
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOSTS_DIR = os.path.join(REPO, "tests", "unit", "fixtures", "hosts")
 
 

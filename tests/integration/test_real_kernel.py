@@ -1,0 +1,169 @@
+"""hostperf.tuning.tune and rollback through ansible-playbook on this machine's real kernel.
+
+net.* keys change inside a network namespace the test makes; block settings
+on a loop device the test makes; one global vm.* key is put back in teardown
+even when the test fails. /etc writes land in a throwaway overlay.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+BIN = os.path.dirname(sys.executable)
+ISOLATED = os.path.join(REPO, "tests", "integration", "isolated-etc.sh")
+PLAYBOOK = os.path.join(REPO, "tests", "integration", "playbooks", "tune_and_rollback.yml")
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="changes the real kernel: needs root"),
+    pytest.mark.skipif(not all(shutil.which(tool) for tool in ("ip", "unshare", "losetup")),
+                       reason="needs ip, unshare and losetup"),
+]
+
+
+def ansible_env(tmp_path):
+    import ansible_collections.hostperf.tuning as collection
+    return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.dirname(os.path.dirname(collection.__path__[0])),
+                ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"), ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+                ANSIBLE_NOCOLOR="1")
+
+
+def run(tmp_path, extra_vars, prefix=(), playbook=PLAYBOOK, expect_ok=True):
+    import json
+    command = list(prefix) + [ISOLATED, str(tmp_path / "etc-overlay"), os.path.join(BIN, "ansible-playbook"),
+                              "-i", "localhost,", "-c", "local", "-e", json.dumps(extra_vars), playbook]
+    proc = subprocess.run(command, env=ansible_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, check=False)
+    if expect_ok:
+        assert proc.returncode == 0, proc.stdout[-6000:]
+    return proc
+
+
+def read(path):
+    with open(path) as handle:
+        return handle.read().strip()
+
+
+def write(path, value):
+    with open(path, "w") as handle:
+        handle.write(value)
+
+
+@pytest.fixture
+def netns():
+    name = "hostperf-it-%d" % os.getpid()
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], check=False)
+
+
+@pytest.fixture
+def loop_device(tmp_path):
+    backing = tmp_path / "disk.img"
+    with open(str(backing), "wb") as handle:
+        handle.truncate(64 * 1024 * 1024)
+    device = subprocess.run(["losetup", "--find", "--show", str(backing)], check=True, stdout=subprocess.PIPE,
+                            universal_newlines=True).stdout.strip()
+    name = os.path.basename(device)
+    queue = "/sys/block/%s/queue/" % name
+    saved = {attr: read(queue + attr) for attr in ("nr_requests", "read_ahead_kb")}
+    scheduler = read(queue + "scheduler").split("[")[1].split("]")[0]
+    try:
+        yield name
+    finally:
+        try:
+            write(queue + "scheduler", scheduler)
+            for attr, value in saved.items():
+                write(queue + attr, value)
+        finally:
+            subprocess.run(["losetup", "--detach", device], check=False)
+
+
+@pytest.fixture
+def global_vm_key():
+    path = "/proc/sys/vm/dirty_writeback_centisecs"
+    saved = read(path)
+    try:
+        yield path, saved
+    finally:
+        write(path, saved)
+
+
+def test_net_sysctls_in_a_namespace(tmp_path, netns):
+    run(tmp_path, {
+        "hostperf_it_tune": {"sysctl": {"net.core.somaxconn": 1000, "net.ipv4.tcp_rmem": [4096, 65536, 8388608],
+                                        "net.ipv4.tcp_slow_start_after_idle": 0},
+                             "tcp_congestion_control": "reno", "default_qdisc": "fq"},
+        "hostperf_it_live": {"/proc/sys/net/core/somaxconn": "1000",
+                             "/proc/sys/net/ipv4/tcp_rmem": "4096 65536 8388608",
+                             "/proc/sys/net/ipv4/tcp_slow_start_after_idle": "0",
+                             "/proc/sys/net/ipv4/tcp_congestion_control": "reno"},
+        "hostperf_it_files": ["/etc/sysctl.d/90-hostperf-tuning.conf"],
+        "hostperf_it_journal": str(tmp_path / "journal"),
+    }, prefix=["ip", "netns", "exec", netns])
+
+
+def test_block_queue_on_a_loop_device(tmp_path, loop_device):
+    queue = "/sys/block/%s/queue/" % loop_device
+    offered = read(queue + "scheduler").replace("[", "").replace("]", "").split()
+    target = [name for name in ("mq-deadline", "bfq", "kyber") if name in offered][0]
+    run(tmp_path, {
+        "hostperf_it_tune": {"block": [{"device": loop_device, "scheduler": target, "nr_requests": 32,
+                                        "read_ahead_kb": 1024}]},
+        "hostperf_it_live": {queue + "nr_requests": "32", queue + "read_ahead_kb": "1024"},
+        "hostperf_it_files": ["/etc/udev/rules.d/90-hostperf-tuning-block.rules"],
+        "hostperf_it_journal": str(tmp_path / "journal"),
+    })
+    assert "[%s]" % target not in read(queue + "scheduler")
+
+
+def test_global_vm_key_is_put_back(tmp_path, global_vm_key):
+    path, saved = global_vm_key
+    value = "1500" if saved != "1500" else "1400"
+    run(tmp_path, {
+        "hostperf_it_tune": {"sysctl": {"vm.dirty_writeback_centisecs": int(value)}},
+        "hostperf_it_live": {path: value},
+        "hostperf_it_files": ["/etc/sysctl.d/90-hostperf-tuning.conf"],
+        "hostperf_it_journal": str(tmp_path / "journal"),
+    })
+    assert read(path) == saved
+
+
+def test_kernel_refusal_through_ansible_rolls_everything_back(tmp_path, netns):
+    """ip_local_port_range passes validation (two ports) but the kernel refuses low > high."""
+    playbook = tmp_path / "refused.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - hostperf.tuning.tune:\n        journal_dir: %s\n        sysctl:\n"
+        "          net.core.somaxconn: 777\n          net.ipv4.ip_local_port_range: '60000 50000'\n"
+        % (tmp_path / "journal"))
+    before = subprocess.run(["ip", "netns", "exec", netns, "cat", "/proc/sys/net/core/somaxconn"],
+                            stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
+    proc = run(tmp_path, {}, prefix=["ip", "netns", "exec", netns], playbook=str(playbook), expect_ok=False)
+    assert proc.returncode != 0
+    assert "apply failed, every change was rolled back" in proc.stdout
+    assert "net.ipv4.ip_local_port_range: the kernel refused '60000 50000': Invalid argument" in proc.stdout
+    after = subprocess.run(["ip", "netns", "exec", netns, "cat", "/proc/sys/net/core/somaxconn"],
+                           stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
+    assert after == before
+
+
+def test_congestion_control_not_allowed_in_a_namespace_is_refused_before_any_change(tmp_path, netns):
+    playbook = tmp_path / "not-allowed.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - hostperf.tuning.tune:\n        journal_dir: %s\n        tcp_congestion_control: cubic\n"
+        % (tmp_path / "journal"))
+    with open("/proc/sys/net/ipv4/tcp_allowed_congestion_control") as handle:
+        if "cubic" in handle.read().split():
+            pytest.skip("cubic is allowed in namespaces on this kernel")
+    proc = run(tmp_path, {}, prefix=["ip", "netns", "exec", netns], playbook=str(playbook), expect_ok=False)
+    assert "tcp_congestion_control 'cubic': not allowed in this network namespace" in proc.stdout
+    assert not (tmp_path / "journal" / "transactions").exists() or not os.listdir(
+        str(tmp_path / "journal" / "transactions"))
