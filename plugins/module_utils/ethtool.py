@@ -48,14 +48,20 @@ def _sections(text):
     return maximum, current
 
 
+def _current_and_max(result, names, only_present):
+    """{"supported": True, name: {"current", "max"}} for what -g and -l print."""
+    maximum, current = _sections(result.stdout)
+    answer = {"supported": True}
+    for name in names:
+        if not only_present or current.get(name) is not None or maximum.get(name) is not None:
+            answer[name] = {"current": current.get(name), "max": maximum.get(name)}
+    return answer, maximum, current
+
+
 def parse_rings(result):
     if not result.ok:
         return unsupported(result)
-    maximum, current = _sections(result.stdout)
-    rings = {"supported": True}
-    for name in ("rx", "rx_mini", "rx_jumbo", "tx"):
-        if current.get(name) is not None or maximum.get(name) is not None:
-            rings[name] = {"current": current.get(name), "max": maximum.get(name)}
+    rings, maximum, current = _current_and_max(result, ("rx", "rx_mini", "rx_jumbo", "tx"), only_present=True)
     extras = {key: value for key, value in current.items() if key not in maximum and value is not None}
     if extras:
         rings["extra"] = extras
@@ -65,11 +71,7 @@ def parse_rings(result):
 def parse_channels(result):
     if not result.ok:
         return unsupported(result)
-    maximum, current = _sections(result.stdout)
-    channels = {"supported": True}
-    for name in ("rx", "tx", "other", "combined"):
-        channels[name] = {"current": current.get(name), "max": maximum.get(name)}
-    return channels
+    return _current_and_max(result, ("rx", "tx", "other", "combined"), only_present=False)[0]
 
 
 def parse_coalesce(result):

@@ -9,8 +9,9 @@ __metaclass__ = type
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import HostTree
 from ansible_collections.hostperf.tuning.plugins.module_utils.journal import DEFAULT_DIRECTORY, Journal, JournalError
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.request import desired_state
-from ansible_collections.hostperf.tuning.plugins.module_utils.transaction import Engine
+from ansible_collections.hostperf.tuning.plugins.module_utils.transaction import Engine, TransactionError
 
 COMMON_OPTIONS = dict(
     journal_dir=dict(type="path", default=DEFAULT_DIRECTORY),
@@ -41,6 +42,20 @@ def tune(tree, journal, params, check_mode=False):
             result["recovered"] = engine.rollback("interrupted", check_mode)["transactions"]
         result.update(engine.apply(desired, params.get("persist", True), check_mode, params.get("label")))
     return result
+
+
+def finish(module, action, result):
+    """End the task with action()'s result, or a failure saying what happened to each setting."""
+    try:
+        result.update(action())
+    except (KnobError, JournalError) as exc:
+        module.fail_json(msg=str(exc), **result)
+    except TransactionError as exc:
+        result.update(exc.result)
+        module.fail_json(msg=str(exc), **result)
+    if module._diff:
+        result["diff"] = diff_of(result)
+    module.exit_json(**result)
 
 
 def diff_of(result):

@@ -185,7 +185,8 @@ class Engine:
                 raise KnobError("transaction %r: %s" % (target, why))
             chosen = records[ids.index(target):]
         chosen = list(reversed(chosen))
-        result = {"changed": False, "transactions": [r["id"] for r in chosen], "settings": [], "files": []}
+        result = {"changed": False, "transactions": [r["id"] for r in chosen], "settings": [], "files": [],
+                  "interrupted": [r["id"] for r in records if r["state"] in (PENDING, INCOMPLETE)]}
         for record in chosen:
             pending = [s for s in record["settings"] if not _equal_now(self.tree, s["identity"], s["before"])]
             pending_files = [f for f in record["files"] if not files.matches(self.tree, f)]

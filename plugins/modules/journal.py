@@ -18,18 +18,12 @@ description:
   - Also returns the settings the collection currently manages on the host. Changes nothing.
 author:
   - hostperf.tuning engineers (@hostperf)
+extends_documentation_fragment:
+  - hostperf.tuning.journal
 options:
   transaction:
     description: Return only this transaction, with the full before/after of every setting and file snapshot.
     type: str
-  journal_dir:
-    description: Directory of the host's journal.
-    type: path
-    default: /var/lib/hostperf
-  root:
-    description: Root of the host's filesystem; only tests set it.
-    type: path
-    default: /
 seealso:
   - module: hostperf.tuning.tune
   - module: hostperf.tuning.rollback

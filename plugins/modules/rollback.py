@@ -21,6 +21,8 @@ description:
   - Detects transactions a killed run left half-applied; O(target=interrupted) rolls exactly those back.
 author:
   - hostperf.tuning engineers (@hostperf)
+extends_documentation_fragment:
+  - hostperf.tuning.journal
 options:
   target:
     description:
@@ -29,14 +31,6 @@ options:
         undoes that transaction and every newer one.
     type: str
     default: last
-  journal_dir:
-    description: Directory of the host's journal.
-    type: path
-    default: /var/lib/hostperf
-  root:
-    description: Root of the host's filesystem; only tests set it.
-    type: path
-    default: /
 seealso:
   - module: hostperf.tuning.tune
   - module: hostperf.tuning.journal
@@ -78,32 +72,28 @@ files:
   returned: always
   type: list
   elements: dict
+interrupted:
+  description: Transactions found unfinished (a killed run) when the rollback started.
+  returned: always
+  type: list
+  elements: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.journal import JournalError
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
-from ansible_collections.hostperf.tuning.plugins.module_utils.runner import COMMON_OPTIONS, diff_of, open_journal
-from ansible_collections.hostperf.tuning.plugins.module_utils.transaction import Engine, TransactionError
+from ansible_collections.hostperf.tuning.plugins.module_utils.runner import COMMON_OPTIONS, finish, open_journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.transaction import Engine
 
 
 def main():
     module = AnsibleModule(argument_spec=dict(target=dict(type="str", default="last"), **COMMON_OPTIONS),
                            supports_check_mode=True)
     tree, journal = open_journal(module.params)
-    result = dict(changed=False, transactions=[], settings=[], files=[])
-    try:
+
+    def roll_back():
         with journal.lock():
-            result.update(Engine(tree, journal).rollback(module.params["target"], module.check_mode))
-    except (KnobError, JournalError) as exc:
-        module.fail_json(msg=str(exc), **result)
-    except TransactionError as exc:
-        result.update(exc.result)
-        module.fail_json(msg=str(exc), **result)
-    if module._diff:
-        result["diff"] = diff_of(result)
-    module.exit_json(**result)
+            return Engine(tree, journal).rollback(module.params["target"], module.check_mode)
+    finish(module, roll_back, dict(changed=False, transactions=[], settings=[], files=[], interrupted=[]))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ description:
   - M(hostperf.tuning.rollback) undoes the last transaction, a named one, or everything.
 author:
   - hostperf.tuning engineers (@hostperf)
+extends_documentation_fragment:
+  - hostperf.tuning.journal
 options:
   sysctl:
     description:
@@ -110,14 +112,6 @@ options:
     type: str
     choices: [fail, rollback]
     default: fail
-  journal_dir:
-    description: Directory of the host's journal and managed state (mode 0700, files 0600).
-    type: path
-    default: /var/lib/hostperf
-  root:
-    description: Root of the host's filesystem; only tests set it, to work on a fixture tree.
-    type: path
-    default: /
 notes:
   - Multi-value sysctls are compared by value. Changing a scheduler resets C(nr_requests); the module orders writes
     so that both end as asked.
@@ -191,10 +185,7 @@ recovered:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.journal import JournalError
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
-from ansible_collections.hostperf.tuning.plugins.module_utils.runner import COMMON_OPTIONS, diff_of, open_journal, tune
-from ansible_collections.hostperf.tuning.plugins.module_utils.transaction import TransactionError
+from ansible_collections.hostperf.tuning.plugins.module_utils.runner import COMMON_OPTIONS, finish, open_journal, tune
 
 BLOCK_OPTIONS = dict(
     device=dict(type="str"),
@@ -227,17 +218,8 @@ def main():
         supports_check_mode=True,
     )
     tree, journal = open_journal(module.params)
-    result = dict(changed=False, transaction=None, settings=[], files=[], notes=[])
-    try:
-        result = tune(tree, journal, module.params, module.check_mode)
-    except (KnobError, JournalError) as exc:
-        module.fail_json(msg=str(exc), **result)
-    except TransactionError as exc:
-        result.update(exc.result)
-        module.fail_json(msg=str(exc), **result)
-    if module._diff:
-        result["diff"] = diff_of(result)
-    module.exit_json(**result)
+    finish(module, lambda: tune(tree, journal, module.params, module.check_mode),
+           dict(changed=False, transaction=None, settings=[], files=[], notes=[]))
 
 
 if __name__ == "__main__":
