@@ -7,13 +7,14 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 BUILD := .build
 COLLECTION := $(BUILD)/ansible_collections/hostperf/tuning
-APT_PACKAGES := ethtool iproute2 git util-linux kmod
+APT_PACKAGES := ethtool iproute2 git util-linux kmod podman runc debootstrap
+export CONTAINERS_CONF := $(CURDIR)/tests/lab/containers.conf
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(BUILD)
 export ANSIBLE_LOCAL_TEMP := $(CURDIR)/$(BUILD)/tmp
 
-.PHONY: test deps unit integration sanity lint collection build galaxy detect fixtures perf perf-tune lock clean
+.PHONY: test deps unit integration molecule sanity lint collection build galaxy detect fixtures perf perf-tune lock clean
 
-test: unit integration sanity lint galaxy
+test: unit integration sanity lint galaxy molecule
 
 deps: $(VENV)/.installed
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -49,6 +50,11 @@ lint: collection
 	cd $(COLLECTION) && $(CURDIR)/$(BIN)/ansible-lint --profile production --offline
 	$(BIN)/antsibull-changelog lint
 
+# Molecule's default scenario: the roles on a privileged podman container, verified with testinfra.
+molecule: collection
+	bash tests/lab/build-container-image.sh
+	cd $(COLLECTION) && PATH=$(CURDIR)/$(BIN):$$PATH molecule test -s default
+
 build: collection
 	cd $(COLLECTION) && $(CURDIR)/$(BIN)/ansible-galaxy collection build --force --output-path $(CURDIR)/$(BUILD)
 
@@ -73,12 +79,8 @@ fixtures: collection
 perf: collection
 	PYTHONPATH=$(CURDIR)/$(BUILD) $(PY) tests/perf/detect_speed.py
 
-$(VENV)/.perf-installed: requirements/perf.txt $(VENV)/.installed
-	$(BIN)/pip install -q --disable-pip-version-check -c requirements/test.txt -r requirements/perf.txt
-	touch $@
-
 # hostperf.tuning.tune against a loop of ansible.posix.sysctl tasks, side by side (root).
-perf-tune: collection $(VENV)/.perf-installed
+perf-tune: collection
 	$(PY) tests/perf/tune_vs_sysctl.py
 
 lock:

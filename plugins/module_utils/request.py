@@ -73,12 +73,12 @@ def _block(tree, requests, desired, errors):
 
 
 def in_initial_netns(tree):
-    """Whether this process runs in the host's own network namespace."""
-    ours, init = tree.readlink("/proc/self/ns/net"), tree.readlink("/proc/1/ns/net")
-    if ours and init:
-        return ours == init
-    # PID 1's namespace may be unreadable (containers); the kernel registers
-    # net.core.netdev_max_backlog for the initial namespace only.
+    """Whether this process runs in the host's own network namespace.
+
+    The kernel registers net.core.netdev_max_backlog for the initial namespace
+    only. Comparing /proc/self/ns/net with PID 1's would be wrong inside a
+    container, whose PID 1 shares the container's namespace.
+    """
     return tree.exists("/proc/sys/net/core/netdev_max_backlog")
 
 
