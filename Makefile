@@ -8,19 +8,30 @@ BIN := $(VENV)/bin
 BUILD := .build
 COLLECTION := $(BUILD)/ansible_collections/hostperf/tuning
 APT_PACKAGES := ethtool iproute2 git util-linux kmod podman runc debootstrap
+LAB_APT_PACKAGES := qemu-system-x86 qemu-utils debootstrap e2fsprogs openssh-client
 export CONTAINERS_CONF := $(CURDIR)/tests/lab/containers.conf
+# The VM lab's Molecule scenario is part of `make test`; HOSTPERF_LAB=0 leaves it out (see docs/lab.md).
+LAB_TESTS := $(if $(filter 0,$(HOSTPERF_LAB)),,molecule-lab)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(BUILD)
 export ANSIBLE_LOCAL_TEMP := $(CURDIR)/$(BUILD)/tmp
 
-.PHONY: test deps unit integration molecule sanity lint collection build galaxy detect fixtures perf perf-tune lock clean
+.PHONY: test deps lab-deps unit integration molecule molecule-lab lab lab-up lab-down sanity lint collection build galaxy detect fixtures perf perf-tune lock clean
 
-test: unit integration sanity lint galaxy molecule
+test: unit integration sanity lint galaxy molecule $(LAB_TESTS)
 
-deps: $(VENV)/.installed
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# Install Debian packages that are missing (as root; otherwise say which).
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	  else echo "make deps: missing Debian packages:$$missing (run as root to install)" >&2; fi; fi
+	  else echo "make: missing Debian packages:$$missing (run as root to install)" >&2; exit 1; fi; fi
+endef
+
+deps: $(VENV)/.installed
+	$(call apt_install,$(APT_PACKAGES))
+
+lab-deps: deps
+	$(call apt_install,$(LAB_APT_PACKAGES))
 
 $(VENV)/.installed: requirements/test.txt
 	python3 -m venv $(VENV)
@@ -55,6 +66,24 @@ molecule: collection
 	bash tests/lab/build-container-image.sh
 	cd $(COLLECTION) && PATH=$(CURDIR)/$(BIN):$$PATH molecule test -s default
 
+# The same roles against the VM lab's real kernels (delegated driver; create/destroy run lab.sh).
+molecule-lab: collection lab-deps
+	cd $(COLLECTION) && PATH=$(CURDIR)/$(BIN):$$PATH molecule test -s lab
+
+lab-up: lab-deps
+	bash tests/lab/lab.sh up
+
+lab-down:
+	bash tests/lab/lab.sh down
+
+# The main job on the built-in lab: bring it up, detect every host, show what apply would change
+# (check mode, with diffs), and take the lab down again whatever happened.
+lab: collection lab-deps
+	status=0; bash tests/lab/lab.sh up && \
+	$(BIN)/ansible-playbook -i inventories/lab playbooks/detect.yml && \
+	$(BIN)/ansible-playbook -i inventories/lab playbooks/apply.yml --check --diff || status=$$?; \
+	bash tests/lab/lab.sh down; exit $$status
+
 build: collection
 	cd $(COLLECTION) && $(CURDIR)/$(BIN)/ansible-galaxy collection build --force --output-path $(CURDIR)/$(BUILD)
 
@@ -69,7 +98,7 @@ galaxy: build
 	  doc=$$(ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD)/installed $(BIN)/ansible-doc -t filter hostperf.tuning.$$plugin) && \
 	  echo "$$doc" | head -1 || exit 1; done
 
-# Main job until the VM lab lands (issue 4): detect this machine and print the summary.
+# Detect this machine and print its summary.
 detect: collection
 	$(BIN)/ansible-playbook -i inventories/local/hosts.yml playbooks/detect.yml
 

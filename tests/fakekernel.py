@@ -16,6 +16,7 @@ import re
 from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import CommandResult, HostTree
 
 _INTEGERS = re.compile(r"^-?\d+(\s+-?\d+)*$")
+SCHEDULER_MODULES = {"bfq": "bfq", "kyber": "kyber_iosched", "mq-deadline": "mq_deadline"}
 NR_REQUESTS_AFTER_SWITCH = "256"
 
 
@@ -38,6 +39,8 @@ class FakeKernelTree(HostTree):
             current = handle.read().strip()
         if "[" in current:
             options = [word.strip("[]") for word in current.split()]
+            if value not in options and path.endswith("/queue/scheduler") and self._module_loaded(value):
+                options.append(value)
             if value not in options:
                 raise _refused(path, errno.EINVAL)
             text = " ".join("[%s]" % option if option == value else option for option in options)
@@ -57,6 +60,10 @@ class FakeKernelTree(HostTree):
         self.writes.append((path, value))
         self._put(path, text)
 
+    def _module_loaded(self, scheduler):
+        module = SCHEDULER_MODULES.get(scheduler)
+        return module is not None and module in (self.read("/proc/modules", default="") or "")
+
     def _put(self, path, text):
         with open(self.path(path), "w") as handle:
             handle.write(text + "\n")
@@ -72,6 +79,8 @@ class FakeKernelTree(HostTree):
             ok = name in self.loadable or name in loaded
             return CommandResult(0 if ok else 1, stderr="" if ok else "modprobe: FATAL: Module %s not found" % name)
         if "-r" in argv:
+            if not self._drop_scheduler(name):
+                return CommandResult(1, stderr="modprobe: FATAL: Module %s is in use." % name)
             lines = [line for line in lines if line.split(" ", 1)[0] != name]
             self._set_available_cc(name, remove=True)
         elif name in self.loadable:
@@ -83,6 +92,22 @@ class FakeKernelTree(HostTree):
         with open(modules_path, "w") as handle:
             handle.write("".join(line + "\n" for line in lines))
         return CommandResult(0)
+
+    def _drop_scheduler(self, module):
+        """Unloading a scheduler module removes it from every queue; in use, it refuses."""
+        schedulers = [name for name, owner in SCHEDULER_MODULES.items() if owner == module]
+        if not schedulers:
+            return True
+        files = [self.path("/sys/block/%s/queue/scheduler" % disk) for disk in self.listdir("/sys/block")]
+        files = [path for path in files if os.path.exists(path)]
+        for path in files:
+            if "[%s]" % schedulers[0] in open(path).read():
+                return False
+        for path in files:
+            words = [word for word in open(path).read().split() if word != schedulers[0]]
+            with open(path, "w") as handle:
+                handle.write(" ".join(words) + "\n")
+        return True
 
     def _set_available_cc(self, module, remove=False):
         if not module.startswith("tcp_"):

@@ -46,12 +46,21 @@ class Engine:
     def validate(self, desired):
         """[(knob, value)] from {identity: value}; every bad setting is reported at once."""
         errors, settings = [], []
-        for identity, value in desired.items():
+        pending = list(desired.items())
+        seen = set(desired)
+        while pending:
+            identity, value = pending.pop(0)
             try:
                 knob = knob_for(self.tree, identity)
-                settings.append((knob, knob.validate(value)))
+                value = knob.validate(value)
+                settings.append((knob, value))
             except KnobError as exc:
                 errors.append(str(exc))
+                continue
+            for needed, needed_value in knob.requires(value).items():
+                if needed not in seen:
+                    seen.add(needed)
+                    pending.append((needed, needed_value))
         if errors:
             raise KnobError("; ".join(errors))
         return sorted(settings, key=lambda item: (item[0].order, item[0].identity))

@@ -45,22 +45,63 @@ Name=en* eth*
 DHCP=ipv4
 LinkLocalAddressing=no
 NET
-# Host keys are made per VM at first boot so each VM has its own.
-rm -f "$rootfs"/etc/ssh/ssh_host_*
-cat > "$rootfs/etc/systemd/system/lab-hostkeys.service" <<'UNIT'
+# The lab's data network: each VM's data NIC has a fixed MAC and address on
+# the hub bridge (10.77.0.0/24, inside a network namespace the lab makes).
+for vm in 2:edge 3:datacenter; do
+    cat > "$rootfs/etc/systemd/network/10-data-${vm#*:}.network" <<NET
+[Match]
+MACAddress=52:54:00:77:00:0${vm%%:*}
+
+[Network]
+Address=10.77.0.${vm%%:*}/24
+LinkLocalAddressing=no
+NET
+done
+# The edge VM's WAN: 40 ms RTT, 1% loss, 20 Mbit/s, applied with netem in the
+# VM's own kernel (this machine's kernel has no netem).
+cat > "$rootfs/usr/local/sbin/lab-wan" <<'SH'
+#!/bin/sh
+for dev in /sys/class/net/*; do
+    if [ "$(cat "$dev/address")" = "52:54:00:77:00:02" ]; then
+        exec tc qdisc replace dev "${dev##*/}" root netem delay 40ms loss 1% rate 20mbit
+    fi
+done
+SH
+chmod 0755 "$rootfs/usr/local/sbin/lab-wan"
+cat > "$rootfs/etc/systemd/system/lab-wan.service" <<'UNIT'
 [Unit]
-Description=Generate this VM's own SSH host keys
-Before=ssh.service
-ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
+Description=Emulate the edge WAN link on the data NIC
+After=systemd-networkd.service
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/ssh-keygen -A
+ExecStart=/usr/local/sbin/lab-wan
 
 [Install]
 WantedBy=multi-user.target
 UNIT
-chroot "$rootfs" systemctl enable systemd-networkd lab-hostkeys.service serial-getty@ttyS0.service >/dev/null 2>&1
+# Host keys are made per VM at first boot and announced on the serial console,
+# so the lab records them from a channel it trusts rather than on first use.
+rm -f "$rootfs"/etc/ssh/ssh_host_*
+cat > "$rootfs/usr/local/sbin/lab-announce-hostkey" <<'SH'
+#!/bin/sh
+echo "HOSTPERF-HOSTKEY $(cat /etc/ssh/ssh_host_ed25519_key.pub)" > /dev/ttyS0
+SH
+chmod 0755 "$rootfs/usr/local/sbin/lab-announce-hostkey"
+cat > "$rootfs/etc/systemd/system/lab-hostkeys.service" <<'UNIT'
+[Unit]
+Description=Generate this VM's own SSH host keys and announce them on the console
+Before=ssh.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+ExecStartPost=/usr/local/sbin/lab-announce-hostkey
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+chroot "$rootfs" systemctl enable systemd-networkd lab-hostkeys.service lab-wan.service serial-getty@ttyS0.service >/dev/null 2>&1
 chroot "$rootfs" systemctl disable irqbalance >/dev/null 2>&1 || true
 sed -i 's/^#\?PermitRootLogin.*/PermitRootLogin prohibit-password/' "$rootfs/etc/ssh/sshd_config"
 chroot "$rootfs" apt-get clean

@@ -60,6 +60,10 @@ class Knob:
     def equal(self, first, second):
         return first == second
 
+    def requires(self, value):
+        """{identity: value} of other settings this value needs first (a scheduler's module, say)."""
+        return {}
+
     def coupled(self):
         """Identities whose values the kernel changes as a side effect of writing this knob."""
         return []

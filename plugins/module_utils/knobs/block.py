@@ -22,6 +22,8 @@ ATTRIBUTES = {
     "nomerges": (0, 2),
     "max_sectors_kb": (4, None),
 }
+# Schedulers built as modules are offered only once loaded (Debian: bfq, kyber).
+SCHEDULER_MODULES = {"bfq": "bfq", "kyber": "kyber_iosched", "mq-deadline": "mq_deadline"}
 # A scheduler switch reallocates tags and resets nr_requests: scheduler first.
 ORDER = {"scheduler": 10}
 # Stable ids udev can match, best first; sdX names move between boots.
@@ -51,10 +53,9 @@ class BlockQueueKnob(Knob):
             raise KnobError("block %s: no such disk (not in /sys/block)" % self.device)
         if self.attribute == "scheduler":
             desired = str(value).strip()
-            current, offered = parse_choice(self.tree.read(self.path))
-            if desired not in offered:
-                raise KnobError("block %s: scheduler %r is not offered (offered: %s)"
-                                % (self.device, desired, ", ".join(offered) or "none"))
+            if desired not in self._offered() and not self._loadable(desired):
+                raise KnobError("block %s: scheduler %r is not offered (offered: %s) and no module provides it"
+                                % (self.device, desired, ", ".join(self._offered()) or "none"))
             return desired
         text = str(value).strip()
         if isinstance(value, bool) or not text.isdigit():
@@ -65,6 +66,18 @@ class BlockQueueKnob(Knob):
         if int(text) < low or (high is not None and int(text) > high):
             raise KnobError("block %s: %s=%s is out of range %d..%s" % (self.device, self.attribute, text, low, high))
         return str(int(text))
+
+    def _offered(self):
+        return parse_choice(self.tree.read(self.path))[1]
+
+    def _loadable(self, scheduler):
+        module = SCHEDULER_MODULES.get(scheduler)
+        return bool(module) and self.tree.run(["modprobe", "--dry-run", module]).ok
+
+    def requires(self, value):
+        if self.attribute == "scheduler" and value not in self._offered():
+            return {"module:" + SCHEDULER_MODULES[value]: "loaded"}
+        return {}
 
     def read(self):
         text = self.tree.read(self.path)

@@ -259,3 +259,24 @@ def test_journal_records_are_json_with_before_values(host):
     assert record["settings"] == [{"identity": "sysctl:vm.swappiness", "before": "60", "after": "5"}]
     assert {snap["path"]: snap["existed"] for snap in record["files"]} == {
         SYSCTL_FILE: False, "/var/lib/hostperf/state.json": False}
+
+
+def test_a_scheduler_built_as_a_module_is_loaded_first_and_unloaded_by_rollback(host_root):
+    """Debian builds bfq as a module: /sys offers it only once loaded (found on the lab's edge VM)."""
+    root = host_root("edge-box")
+    queue = "/sys/devices/pci0000:00/0000:00:13.0/ata1/host0/target0:0:0/0:0:0:0/block/sda/queue/scheduler"
+    tree = FakeKernelTree(root, loadable={"bfq"})
+    for disk in ("sda", "mmcblk0"):
+        with open(root + "/sys/block/%s/queue/scheduler" % disk, "w") as handle:
+            handle.write("none [mq-deadline]\n")
+    pristine = {p: v for p, v in tree_digest(root).items() if "/var/lib/hostperf/" not in p}
+    engine = Engine(tree, Journal(tree))
+    result = engine.apply({"block:sda:scheduler": "bfq"})
+    assert [s["identity"] for s in result["settings"]] == ["module:bfq", "block:sda:scheduler"]
+    assert tree.read(queue) == "none mq-deadline [bfq]"
+    assert open(root + MODULES_LOAD_FILE).read().splitlines()[-1] == "bfq"
+    engine.rollback("last")
+    assert "bfq" not in tree.read("/proc/modules")
+    assert {p: v for p, v in tree_digest(root).items() if "/var/lib/hostperf/" not in p} == pristine
+    with pytest.raises(KnobError, match="no module provides it"):
+        Engine(FakeKernelTree(root), Journal(tree)).apply({"block:sda:scheduler": "bfq"})

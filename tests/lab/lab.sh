@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# The VM lab: a datacenter VM and an edge VM on QEMU (software emulation),
+# and a hub network namespace both reach over a bridge; the edge VM's data
+# link is a WAN (netem in its kernel). Idempotent; `down` leaves nothing.
+#
+#   lab.sh up        build the image if needed, boot both VMs, wait for SSH
+#   lab.sh down      stop the VMs, remove taps, the hub namespace and overlays
+#   lab.sh status    what is running
+#
+# Hosts: datacenter = 127.0.0.1:2221, edge = 127.0.0.1:2222 (SSH), data network
+# 10.77.0.0/24: hub 10.77.0.1 (namespace hostperf-hub), edge .2, datacenter .3.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+CACHE=${HOSTPERF_LAB_CACHE:-/var/cache/hostperf-lab}
+RUN=${HOSTPERF_LAB_RUN:-/run/hostperf-lab}
+HUB=hostperf-hub
+declare -A PORT=([datacenter]=2221 [edge]=2222)
+declare -A TAP=([datacenter]=hp-dc0 [edge]=hp-edge0)
+declare -A MAC=([datacenter]=52:54:00:77:00:03 [edge]=52:54:00:77:00:02)
+
+log() { echo "lab: $*" >&2; }
+
+machine_args() {
+    local role=$1 dir=$2
+    case $role in
+    datacenter)
+        qemu-img create -q -f raw "$dir/nvme.img" 2G
+        echo -machine q35 -smp 4,sockets=2,cores=2,threads=1 -m 1536 \
+            -object memory-backend-ram,id=m0,size=768M -object memory-backend-ram,id=m1,size=768M \
+            -numa node,nodeid=0,cpus=0-1,memdev=m0 -numa node,nodeid=1,cpus=2-3,memdev=m1 \
+            -device virtio-blk-pci,drive=root,bus=pcie.0 \
+            -device virtio-net-pci,netdev=mgmt,bus=pcie.0 \
+            -netdev "tap,id=data,ifname=${TAP[$role]},script=no,downscript=no,queues=2,vhost=off" \
+            -device "virtio-net-pci,netdev=data,mq=on,vectors=6,mac=${MAC[$role]},bus=pcie.0" \
+            -device pxb-pcie,id=pxb1,bus_nr=128,numa_node=1,bus=pcie.0 \
+            -device pcie-root-port,id=rp1,bus=pxb1,chassis=1 -device pcie-root-port,id=rp2,bus=pxb1,chassis=2 \
+            -drive "if=none,id=nvm,file=$dir/nvme.img,format=raw" -device nvme,drive=nvm,serial=hostperf-nvme1,bus=rp1 \
+            -netdev user,id=ext -device e1000e,netdev=ext,bus=rp2
+        ;;
+    edge)
+        qemu-img create -q -f raw "$dir/hdd.img" 2G
+        echo -machine pc -smp 1 -m 768 \
+            -device virtio-blk-pci,drive=root -device virtio-net-pci,netdev=mgmt \
+            -drive "if=none,id=hdd,file=$dir/hdd.img,format=raw" -device ide-hd,drive=hdd,rotation_rate=7200 \
+            -netdev "tap,id=data,ifname=${TAP[$role]},script=no,downscript=no" \
+            -device "e1000e,netdev=data,mac=${MAC[$role]}"
+        ;;
+    esac
+}
+
+start_vm() {
+    local role=$1 dir=$RUN/$1
+    if [[ -s $dir/qemu.pid ]] && kill -0 "$(cat "$dir/qemu.pid")" 2>/dev/null; then
+        log "$role already running"
+        return
+    fi
+    rm -rf "$dir" && install -d -m 0700 "$dir"
+    qemu-img create -q -f qcow2 -b "$CACHE/debian12.ext4" -F raw "$dir/root.qcow2"
+    local tap_args=()
+    [[ $role == datacenter ]] && tap_args=(multi_queue)
+    ip tuntap add dev "${TAP[$role]}" mode tap "${tap_args[@]}"
+    # shellcheck disable=SC2046  # machine_args prints words on purpose
+    qemu-system-x86_64 -accel tcg,thread=multi -cpu max -display none -monitor none \
+        -serial "file:$dir/console.log" -pidfile "$dir/qemu.pid" -daemonize \
+        -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.img" \
+        -append "root=/dev/vda rw console=ttyS0 systemd.hostname=$role" \
+        -drive "if=none,id=root,file=$dir/root.qcow2,format=qcow2" \
+        -netdev "user,id=mgmt,hostfwd=tcp:127.0.0.1:${PORT[$role]}-:22" \
+        $(machine_args "$role" "$dir")
+    # The tap joins the hub's bridge inside the hub namespace; QEMU keeps its fd.
+    ip link set "${TAP[$role]}" netns "$HUB"
+    ip -n "$HUB" link set "${TAP[$role]}" master hub0 up
+}
+
+wait_for_ssh() {
+    local role=$1 dir=$RUN/$1 key
+    for _ in $(seq 1 300); do
+        key=$(grep -a -o 'HOSTPERF-HOSTKEY ssh-ed25519 [A-Za-z0-9+/=]*' "$dir/console.log" 2>/dev/null | head -1 || true)
+        if [[ -n $key ]]; then
+            echo "[127.0.0.1]:${PORT[$role]} ${key#HOSTPERF-HOSTKEY }" > "$dir/known_hosts"
+            if ssh -q -i "$CACHE/id_ed25519" -p "${PORT[$role]}" -o BatchMode=yes -o ConnectTimeout=5 \
+                -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$dir/known_hosts" root@127.0.0.1 true; then
+                return 0
+            fi
+        fi
+        sleep 1
+    done
+    log "$role did not reach SSH; see $dir/console.log"
+    return 1
+}
+
+up() {
+    local started=$SECONDS
+    bash "$HERE/build-image.sh" >&2
+    install -d -m 0700 "$RUN"
+    if ! ip netns list | grep -qw "$HUB"; then
+        ip netns add "$HUB"
+        ip -n "$HUB" link add hub0 type bridge
+        ip -n "$HUB" addr add 10.77.0.1/24 dev hub0
+        ip -n "$HUB" link set hub0 up
+        ip -n "$HUB" link set lo up
+    fi
+    for role in datacenter edge; do start_vm "$role"; done
+    for role in datacenter edge; do wait_for_ssh "$role"; done
+    cat "$RUN"/*/known_hosts > "$RUN/known_hosts"
+    log "up in $((SECONDS - started)) s: datacenter 127.0.0.1:2221, edge 127.0.0.1:2222, hub 10.77.0.1 in netns $HUB"
+}
+
+down() {
+    for role in datacenter edge; do
+        local pidfile=$RUN/$role/qemu.pid pid
+        if [[ -s $pidfile ]]; then
+            pid=$(cat "$pidfile")
+            kill "$pid" 2>/dev/null || true
+            for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            kill -9 "$pid" 2>/dev/null || true
+        fi
+        ip link del "${TAP[$role]}" 2>/dev/null || true
+    done
+    ip netns del "$HUB" 2>/dev/null || true
+    rm -rf "$RUN"
+    log "down"
+}
+
+status() {
+    for role in datacenter edge; do
+        local pidfile=$RUN/$role/qemu.pid
+        if [[ -s $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+            echo "$role: running (pid $(cat "$pidfile"), ssh 127.0.0.1:${PORT[$role]})"
+        else
+            echo "$role: stopped"
+        fi
+    done
+    ip netns list | grep -w "$HUB" || echo "hub: absent"
+}
+
+case ${1:-} in
+up) up ;;
+down) down ;;
+status) status ;;
+*) echo "usage: lab.sh up|down|status" >&2; exit 2 ;;
+esac
