@@ -55,6 +55,9 @@ start_vm() {
         log "$role already running"
         return
     fi
+    # Leftovers of a VM that died (its tap in either namespace) would block a new one.
+    ip -n "$HUB" link del "${TAP[$role]}" 2>/dev/null || true
+    ip link del "${TAP[$role]}" 2>/dev/null || true
     rm -rf "$dir" && install -d -m 0700 "$dir"
     qemu-img create -q -f qcow2 -b "$CACHE/debian12.ext4" -F raw "$dir/root.qcow2"
     local tap_args=()
