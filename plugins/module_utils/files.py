@@ -23,12 +23,22 @@ def snapshot(tree, path):
         info = os.lstat(real)
     except OSError as exc:
         if exc.errno == errno.ENOENT:
-            return {"path": path, "existed": False}
+            return {"path": path, "existed": False, "missing_dirs": _missing_dirs(tree, path)}
         raise
     with open(real, "rb") as handle:
         data = handle.read()
     return {"path": path, "existed": True, "content": base64.b64encode(data).decode("ascii"),
             "mode": info.st_mode & 0o7777, "uid": info.st_uid, "gid": info.st_gid}
+
+
+def _missing_dirs(tree, path):
+    """Ancestors of path that do not exist yet, deepest first: a rollback removes them again."""
+    missing = []
+    directory = os.path.dirname(path)
+    while directory not in ("/", "") and not os.path.isdir(tree.path(directory)):
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    return missing
 
 
 def content_of(snap):
@@ -78,13 +88,19 @@ def restore(tree, snap):
     """Put a file back as the snapshot saw it."""
     if snap["existed"]:
         atomic_write(tree, snap["path"], content_of(snap), snap["mode"], (snap["uid"], snap["gid"]))
-    else:
-        remove(tree, snap["path"])
+        return
+    remove(tree, snap["path"])
+    for directory in snap.get("missing_dirs", []):
+        try:
+            os.rmdir(tree.path(directory))
+        except OSError as exc:
+            if exc.errno not in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST):
+                raise
 
 
 def matches(tree, snap):
     """Whether the file is now exactly as the snapshot saw it (content, mode; absence)."""
     now = snapshot(tree, snap["path"])
     if not snap["existed"] or not now["existed"]:
-        return snap["existed"] == now["existed"]
+        return snap["existed"] == now["existed"] and now.get("missing_dirs") == snap.get("missing_dirs", [])
     return now["content"] == snap["content"] and now["mode"] == snap["mode"]

@@ -280,3 +280,15 @@ def test_a_scheduler_built_as_a_module_is_loaded_first_and_unloaded_by_rollback(
     assert {p: v for p, v in tree_digest(root).items() if "/var/lib/hostperf/" not in p} == pristine
     with pytest.raises(KnobError, match="no module provides it"):
         Engine(FakeKernelTree(root), Journal(tree)).apply({"block:sda:scheduler": "bfq"})
+
+
+def test_rollback_removes_directories_the_apply_created(host):
+    """A host without udev has no /etc/udev/rules.d: the apply makes it, the rollback removes it again."""
+    tree, journal, root = host
+    assert not os.path.exists(root + "/etc/udev")
+    engine = Engine(tree, journal)
+    engine.apply({"block:sda:read_ahead_kb": 512})
+    assert os.path.isfile(root + UDEV_RULES_FILE)
+    engine.rollback("last")
+    assert not os.path.exists(root + "/etc/udev")
+    assert engine.rollback("pristine")["changed"] is False
