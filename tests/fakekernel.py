@@ -14,9 +14,9 @@ import os
 import re
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import CommandResult, HostTree
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import SCHEDULER_MODULES
 
 _INTEGERS = re.compile(r"^-?\d+(\s+-?\d+)*$")
-SCHEDULER_MODULES = {"bfq": "bfq", "kyber": "kyber_iosched", "mq-deadline": "mq_deadline"}
 NR_REQUESTS_AFTER_SWITCH = "256"
 
 

@@ -42,11 +42,14 @@ from ansible.errors import AnsibleFilterError
 def _size(value_bytes):
     if value_bytes is None:
         return "?"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value_bytes < 1024 or unit == "TiB":
-            return "%.0f%s" % (value_bytes, unit) if unit == "B" else "%.1f%s" % (value_bytes, unit)
-        value_bytes /= 1024.0
-    return "?"
+    if value_bytes < 1024:
+        return "%dB" % value_bytes
+    value = float(value_bytes)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024:
+            return "%.1f%s" % (value, unit)
+    return "%.1fTiB" % (value / 1024)
 
 
 def _node(value):

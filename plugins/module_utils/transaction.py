@@ -241,7 +241,7 @@ def restore(tree, settings, snapshots, passes=2):
                     knob.write(setting["before"])
             except (OSError, KnobError) as exc:
                 errors[knob.identity] = _reason(exc)
-        if not errors and all(_equal_now(tree, s["identity"], s["before"]) for dummy, s in knobs):
+        if not errors and all(knob.equal(_read(knob), setting["before"]) for knob, setting in knobs):
             break
     for knob, setting in knobs:
         now = _read(knob)

@@ -185,6 +185,7 @@ recovered:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.request import BLOCK_CLASSES
 from ansible_collections.hostperf.tuning.plugins.module_utils.runner import COMMON_OPTIONS, finish, open_journal, tune
 
 BLOCK_OPTIONS = dict(
@@ -195,7 +196,7 @@ BLOCK_OPTIONS = dict(
     rq_affinity=dict(type="int", choices=[0, 1, 2]),
     nomerges=dict(type="int", choices=[0, 1, 2]),
     max_sectors_kb=dict(type="int"),
-    **{"class": dict(type="str", choices=["nvme", "ssd", "hdd", "virtual", "emmc", "sdcard", "removable"])}
+    **{"class": dict(type="str", choices=list(BLOCK_CLASSES))}
 )
 
 

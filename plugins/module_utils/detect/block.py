@@ -91,11 +91,23 @@ def _klass(transport, rotational, removable, mmc_type, driver):
     return "hdd" if rotational else "ssd"
 
 
+def disk_attribute(tree, base, attr):
+    """(value, "ATTR") for an attribute of the disk itself, (value, "ATTRS") of its device, or (None, None).
+
+    The second word is what a udev rule matching it must say.
+    """
+    for path, level in ((base + "/" + attr, "ATTR"), (base + "/device/" + attr, "ATTRS")):
+        value = tree.read(path)
+        if value and value.strip():
+            return value.strip(), level
+    return None, None
+
+
 def _stable_ids(tree, base, dev):
     udev = udev_properties(tree, "b", dev) if dev else {}
     ids = {
-        "wwid": tree.read(base + "/wwid") or tree.read(base + "/device/wwid"),
-        "serial": tree.read(base + "/serial") or tree.read(base + "/device/serial"),
+        "wwid": disk_attribute(tree, base, "wwid")[0],
+        "serial": disk_attribute(tree, base, "serial")[0],
         "id_serial": udev.get("ID_SERIAL"),
         "id_wwn": udev.get("ID_WWN"),
         "id_path": udev.get("ID_PATH"),

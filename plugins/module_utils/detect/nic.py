@@ -134,7 +134,7 @@ def _physical(tree, name, base, devpath, irq_names, ethtool_answers):
         "xps_cpus": _queue_masks(tree, base, "tx-", "xps_cpus"),
         "irqs": _nic_irqs(pci, irq_names),
         "stable_ids": {key: value for key, value in (
-            ("mac", tree.read(base + "/address")),
+            ("mac", facts["mac"]),
             ("pci_address", pci["address"] if pci else None),
             ("id_path", udev.get("ID_PATH")),
             ("id_net_name_path", udev.get("ID_NET_NAME_PATH")),

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.block import disk_attribute
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.memory import parse_choice
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.pci import udev_properties
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence
@@ -104,11 +105,9 @@ class BlockQueueKnob(Knob):
             if props.get(key):
                 return {"match": 'ENV{%s}=="%s"' % (key, _escape(props[key]))}
         for attr in ("wwid", "serial"):
-            value = self.tree.read("/sys/block/%s/%s" % (self.device, attr)) or self.tree.read(
-                "/sys/block/%s/device/%s" % (self.device, attr))
-            if value and value.strip():
-                where = "ATTR" if self.tree.exists("/sys/block/%s/%s" % (self.device, attr)) else "ATTRS"
-                return {"match": '%s{%s}=="%s"' % (where, attr, _escape(value.strip()))}
+            value, level = disk_attribute(self.tree, "/sys/block/" + self.device, attr)
+            if value:
+                return {"match": '%s{%s}=="%s"' % (level, attr, _escape(value))}
         return {"match": 'KERNEL=="%s"' % self.device, "warning": "no stable id: matched by kernel name"}
 
 

@@ -7,6 +7,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.capture import materialize
 from ansible_collections.hostperf.tuning.plugins.module_utils.journal import COMMITTED, PENDING, ROLLED_BACK, Journal
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import UDEV_RULES_FILE
@@ -15,6 +16,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl impor
 from ansible_collections.hostperf.tuning.plugins.module_utils.request import desired_state
 from ansible_collections.hostperf.tuning.plugins.module_utils.transaction import Engine, TransactionError
 
+from conftest import load_capture
 from fakekernel import FakeKernelTree, tree_digest
 
 NVME_QUEUE = "/sys/devices/pci0000:17/0000:18:00.0/nvme/nvme0/nvme0n1/queue"
@@ -208,8 +210,6 @@ def test_apply_then_rollback_is_identity(host_root, tmp_path_factory, initial, t
                                          with_file):
     """Random initial state (values and a pre-existing persistence file) -> apply -> rollback == initial tree."""
     root = str(tmp_path_factory.mktemp("prop"))
-    from conftest import load_capture
-    from ansible_collections.hostperf.tuning.plugins.module_utils.capture import materialize
     materialize(load_capture(SMALL_HOST), root)
     tree = FakeKernelTree(root)
     for key, value in initial.items():
