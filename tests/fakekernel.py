@@ -4,20 +4,32 @@ Choice files (the I/O scheduler) accept only an offered choice and move the
 brackets; a scheduler switch resets nr_requests as blk-mq does; integer files
 refuse non-integers; tcp_congestion_control accepts only an available
 algorithm; modprobe loads, unloads and dry-runs modules of a configured set.
-Individual paths can be made to refuse writes (EINVAL, EBUSY, ...) to inject
-faults.
+ethtool answers from the capture's recorded output and changes it the way
+drivers do: rings above the maximum are refused, fixed features stay as they
+are, turning tx checksumming off drops TSO, a channel change re-creates the
+interface's queues. Individual paths can be made to refuse writes (EINVAL,
+EBUSY, ...) to inject faults.
 """
 
 import errno
 import hashlib
+import json
 import os
 import re
+import shutil
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import CommandResult, HostTree
+from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import COMMANDS_FILE, CommandResult, HostTree
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic import FEATURE_ALIASES
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import SCHEDULER_MODULES
 
 _INTEGERS = re.compile(r"^-?\d+(\s+-?\d+)*$")
 NR_REQUESTS_AFTER_SWITCH = "256"
+ETHTOOL_QUERY = {"-G": "-g", "-L": "-l", "-K": "-k", "-C": "-c"}
+SECTION_LABELS = {"rx": "RX", "tx": "TX", "rx-mini": "RX Mini", "rx-jumbo": "RX Jumbo", "combined": "Combined",
+                  "other": "Other"}
+# Offloads the kernel turns off when what they need goes off.
+NEEDED_BY = {"tx-checksumming": ["tcp-segmentation-offload"], "scatter-gather": ["tcp-segmentation-offload"]}
+NOT_SUPPORTED = CommandResult(95, stderr="netlink error: Operation not supported\n")
 
 
 def _refused(path, code):
@@ -51,7 +63,7 @@ class FakeKernelTree(HostTree):
             if value not in available:
                 raise _refused(path, errno.ENOENT)
             text = value
-        elif _INTEGERS.match(current):
+        elif _INTEGERS.match(current) and not path.endswith("_cpus"):
             if not _INTEGERS.match(value.strip()):
                 raise _refused(path, errno.EINVAL)
             text = "\t".join(value.split())
@@ -69,6 +81,8 @@ class FakeKernelTree(HostTree):
             handle.write(text + "\n")
 
     def _command(self, argv):
+        if argv[0] == "ethtool":
+            return self._ethtool(argv)
         if argv[0] != "modprobe":
             return CommandResult(127, stderr="%s: not emulated" % argv[0], missing=True)
         name = argv[-1]
@@ -92,6 +106,100 @@ class FakeKernelTree(HostTree):
         with open(modules_path, "w") as handle:
             handle.write("".join(line + "\n" for line in lines))
         return CommandResult(0)
+
+    # -- ethtool -----------------------------------------------------------
+    def _ethtool(self, argv):
+        flag, name = argv[1], argv[2]
+        if flag not in ETHTOOL_QUERY:
+            recorded = self._recorded.get(" ".join(argv))
+            return CommandResult.from_dict(recorded) if recorded else CommandResult(
+                1, stderr="netlink error: no device matches name (offset 24)\n")
+        query = "ethtool %s %s" % (ETHTOOL_QUERY[flag], name)
+        recorded = self._recorded.get(query)
+        if recorded is None or recorded["rc"] != 0:
+            return NOT_SUPPORTED
+        text = recorded["stdout"]
+        pairs = list(zip(argv[3::2], argv[4::2]))
+        for parameter, value in pairs:
+            if flag in ("-G", "-L"):
+                text = self._set_section_value(text, parameter, value)
+            elif flag == "-K":
+                text = self._set_feature(text, FEATURE_ALIASES.get(parameter, parameter), value)
+            else:
+                text = self._set_coalesce(text, parameter, value)
+            if text is None:
+                return CommandResult(1, stderr="netlink error: Invalid argument\n")
+        self.writes.append(("ethtool",) + tuple(argv[1:]))
+        recorded["stdout"] = text
+        self._save_recorded()
+        if flag == "-L":
+            self._recreate_queues(name, text)
+        return CommandResult(0)
+
+    @staticmethod
+    def _set_section_value(text, parameter, value):
+        """-G/-L: refuse above the maximum, else change the current value."""
+        label = SECTION_LABELS.get(parameter)
+        maximum = re.search(r"Pre-set maximums:.*?^%s:\s+(\S+)" % label, text, re.S | re.M) if label else None
+        if not maximum or maximum.group(1) == "n/a" or int(value) > int(maximum.group(1)):
+            return None
+        head, sep, tail = text.partition("Current hardware settings:")
+        tail = re.sub(r"^(%s:\s+)\S+" % label, lambda m: m.group(1) + value, tail, count=1, flags=re.M)
+        return head + sep + tail
+
+    @staticmethod
+    def _set_feature(text, feature, value):
+        line = re.search(r"^(\s*)%s: (on|off)( \[fixed\])?" % re.escape(feature), text, re.M)
+        if not line:
+            return None
+        if line.group(3):
+            return text  # ethtool says nothing and changes nothing
+        if value == "on" and any(re.search(r"^%s: off" % needed, text, re.M)
+                                 for needed, dependents in NEEDED_BY.items() if feature in dependents):
+            return text
+        text = text[:line.start(2)] + value + text[line.end(2):]
+        if value == "off":
+            for dependent in NEEDED_BY.get(feature, ()):
+                text = re.sub(r"^(%s: )on" % dependent, r"\1off", text, flags=re.M)
+        return text
+
+    @staticmethod
+    def _set_coalesce(text, parameter, value):
+        if parameter.startswith("adaptive-"):
+            side = parameter[len("adaptive-"):].upper()
+            pattern = r"(Adaptive RX: \S+  TX: )(\S+)" if side == "TX" else r"(Adaptive RX: )(\S+)"
+        else:
+            pattern = r"^(%s:\s+)(\S+)" % re.escape(parameter)
+        match = re.search(pattern, text, re.M)
+        if not match or match.group(2) == "n/a":
+            return None
+        return text[:match.start(2)] + value + text[match.end(2):]
+
+    def _recreate_queues(self, name, text):
+        combined = re.search(r"Current hardware settings:.*?^Combined:\s+(\d+)", text, re.S | re.M)
+        if not combined:
+            return
+        queues = self.path("/sys/class/net/%s/queues" % name)
+        count = int(combined.group(1))
+        with open(os.path.join(queues, "rx-0", "rps_cpus")) as handle:
+            empty_mask = re.sub("[0-9a-f]", "0", handle.read().strip())
+        for kind, attribute in (("rx", "rps_cpus"), ("tx", "xps_cpus")):
+            for entry in os.listdir(queues):
+                if entry.startswith(kind + "-") and int(entry.split("-")[1]) >= count:
+                    shutil.rmtree(os.path.join(queues, entry))
+            for index in range(count):
+                path = os.path.join(queues, "%s-%d" % (kind, index))
+                if not os.path.isdir(path):
+                    os.makedirs(path)
+                    with open(os.path.join(path, attribute), "w") as handle:
+                        handle.write(empty_mask + "\n")
+                    if kind == "rx":
+                        with open(os.path.join(path, "rps_flow_cnt"), "w") as handle:
+                            handle.write("0\n")
+
+    def _save_recorded(self):
+        with open(os.path.join(self.root, COMMANDS_FILE), "w") as handle:
+            json.dump(self._recorded, handle)  # as materialize() writes it, so equal states digest equal
 
     def _drop_scheduler(self, module):
         """Unloading a scheduler module removes it from every queue; in use, it refuses."""

@@ -91,17 +91,28 @@ def parse_coalesce(result):
 
 
 def parse_features(result):
-    """{feature: {"enabled": bool, "fixed": bool}} from ethtool -k."""
+    """{feature: {"enabled", "fixed", "parent"}} from ethtool -k.
+
+    An indented line is a sub-feature of the group above it. A group line
+    such as tx-checksumming shows no [fixed] even when every sub-feature is
+    fixed, so a group is fixed when all of its sub-features are.
+    """
     if not result.ok:
         return unsupported(result)
-    features = {}
+    features, group = {}, None
     for line in result.stdout.splitlines()[1:]:
-        match = re.match(r"^\s*([\w-]+):\s+(on|off)(.*)$", line)
-        if match:
-            features[match.group(1)] = {
-                "enabled": match.group(2) == "on",
-                "fixed": "[fixed]" in match.group(3),
-            }
+        match = re.match(r"^(\s*)([\w-]+):\s+(on|off)(.*)$", line)
+        if not match:
+            continue
+        name = match.group(2)
+        features[name] = {"enabled": match.group(3) == "on", "fixed": "[fixed]" in match.group(4),
+                          "parent": group if match.group(1) else None}
+        if not match.group(1):
+            group = name
+    for name, feature in features.items():
+        children = [child for child in features.values() if child["parent"] == name]
+        if children:
+            feature["fixed"] = all(child["fixed"] for child in children)
     return {"supported": True, "features": features}
 
 

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Turn what an operator asks tune for into desired values per knob identity.
 
-Block settings by device class expand to every disk of that class;
+Block settings by device class expand to every disk of that class; NIC
+settings by driver expand to every hardware interface of that driver;
 congestion control expands to the module it needs, the sysctl, and the
 default qdisc where that qdisc exists, with a note when it does not.
 """
@@ -12,19 +13,27 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import format_cpulist, parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.block import detect_block
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.cpu import CPU_DIR, read_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.kernel import detect_kernel
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.nic import detect_nics
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import ATTRIBUTES
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpus import online_cpus
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.module import LOADED
 
 BLOCK_CLASSES = ("nvme", "ssd", "hdd", "virtual", "emmc", "sdcard", "removable")
+# tune's nic option: per-parameter groups, and single values, by knob group.
+NIC_GROUPS = {"rings": "ring", "channels": "channels", "features": "feature", "coalesce": "coalesce"}
+NIC_VALUES = {"mtu": "mtu", "txqueuelen": "txqueuelen"}
+NIC_QUEUE_MASKS = ("rps", "xps")
 # BBR paces packets itself since Linux 4.13, so it does not need fq to work.
 SELF_PACING = ("bbr",)
 
 
 def desired_state(tree, sysctl=None, block=None, kernel_modules=None, tcp_congestion_control=None,
-                  default_qdisc=None, default_qdisc_fallback="keep"):
+                  default_qdisc=None, default_qdisc_fallback="keep", nic=None):
     """({identity: value}, [notes]); raises KnobError naming every bad request at once."""
     desired, notes, errors = {}, [], []
     for key, value in (sysctl or {}).items():
@@ -33,6 +42,8 @@ def desired_state(tree, sysctl=None, block=None, kernel_modules=None, tcp_conges
         desired["module:%s" % name] = LOADED
     if block:
         _block(tree, block, desired, errors)
+    if nic:
+        _nic(tree, nic, desired, errors)
     if tcp_congestion_control or default_qdisc:
         kernel = detect_kernel(tree)
         if tcp_congestion_control:
@@ -70,6 +81,49 @@ def _block(tree, requests, desired, errors):
             for attribute, value in request.items():
                 if value is not None:
                     desired["block:%s:%s" % (name, attribute)] = value
+
+
+def _nic(tree, requests, desired, errors):
+    nics = None
+    for index, request in enumerate(requests):
+        request = dict((key, value) for key, value in request.items() if value not in (None, {}))
+        name, driver = request.pop("interface", None), request.pop("driver", None)
+        if bool(name) == bool(driver):
+            errors.append("nic[%d]: give exactly one of interface or driver" % index)
+            continue
+        unknown = sorted(set(request) - set(NIC_GROUPS) - set(NIC_VALUES) - set(NIC_QUEUE_MASKS))
+        if unknown:
+            errors.append("nic[%d]: unknown setting(s) %s (known: %s)" % (index, ", ".join(unknown), ", ".join(
+                sorted(list(NIC_GROUPS) + list(NIC_VALUES) + list(NIC_QUEUE_MASKS)))))
+            continue
+        if nics is None:
+            nics = detect_nics(tree, {}, use_ethtool=False)[0]
+        if driver:
+            names = sorted(nic for nic, facts in nics.items() if facts["driver"] == driver)
+            if not names:
+                errors.append("nic[%d]: no interface uses driver %r (drivers here: %s)" % (
+                    index, driver, ", ".join(sorted(set(str(facts["driver"]) for facts in nics.values()))) or "none"))
+        else:
+            names = [name]
+        for interface in names:
+            for option, group in NIC_GROUPS.items():
+                for parameter, value in sorted((request.get(option) or {}).items()):
+                    desired["nic:%s:%s:%s" % (interface, group, parameter)] = value
+            for option, group in NIC_VALUES.items():
+                if option in request:
+                    desired["nic:%s:%s" % (interface, group)] = request[option]
+            for option in NIC_QUEUE_MASKS:
+                if option in request:
+                    desired["nic:%s:%s" % (interface, option)] = _queue_cpus(tree, nics.get(interface), request[option])
+
+
+def _queue_cpus(tree, facts, value):
+    """'local' means the CPUs of the NIC's own NUMA node, without isolated CPUs."""
+    if value != "local":
+        return value
+    local = parse_cpulist((facts or {}).get("local_cpus") or "") or online_cpus(tree)
+    isolated = set(read_cpulist(tree, CPU_DIR + "/isolated") or [])
+    return format_cpulist([cpu for cpu in local if cpu not in isolated] or local)
 
 
 def in_initial_netns(tree):

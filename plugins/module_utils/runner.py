@@ -29,7 +29,8 @@ def tune(tree, journal, params, check_mode=False):
     result = dict(changed=False, transaction=None, settings=[], files=[], notes=[])
     desired, result["notes"] = desired_state(
         tree, params.get("sysctl"), params.get("block"), params.get("kernel_modules"),
-        params.get("tcp_congestion_control"), params.get("default_qdisc"), params.get("default_qdisc_fallback", "keep"))
+        params.get("tcp_congestion_control"), params.get("default_qdisc"), params.get("default_qdisc_fallback", "keep"),
+        params.get("nic"))
     desired.update(params.get("settings") or {})
     engine = Engine(tree, journal)
     with journal.lock():
@@ -53,6 +54,9 @@ def finish(module, action, result):
     except TransactionError as exc:
         result.update(exc.result)
         module.fail_json(msg=str(exc), **result)
+    for item in result.get("settings", []):
+        if item.get("disruption"):
+            module.warn("%s: %s" % (item["identity"], item["disruption"]))
     if module._diff:
         result["diff"] = diff_of(result)
     module.exit_json(**result)

@@ -283,8 +283,12 @@ def _reason(exc):
 
 
 def _public(change):
-    return {"identity": change["identity"], "before": change["before"], "after": change["after"],
-            "changed": change["changed"]}
+    public = {"identity": change["identity"], "before": change["before"], "after": change["after"],
+              "changed": change["changed"]}
+    disruption = change["knob"].disruption() if change["changed"] else None
+    if disruption:
+        public["disruption"] = disruption
+    return public
 
 
 def _file_public(path, before, after):

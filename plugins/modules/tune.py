@@ -13,15 +13,17 @@ module: tune
 short_description: Apply kernel settings as one transaction that can always be rolled back
 version_added: 0.1.0
 description:
-  - Sets sysctls, block queue settings (per disk or per device class), TCP congestion control with the default
-    qdisc, and the kernel modules they need, live and persisted across reboots, as one transaction.
+  - Sets sysctls, block queue settings (per disk or per device class), NIC rings, channels, offloads, coalescing,
+    MTU and RPS/XPS (per interface or per driver), TCP congestion control with the default qdisc, and the kernel
+    modules they need, live and persisted across reboots, as one transaction.
   - Before the first change it writes a journal on the host (atomic, fsync, mode 0600, under an exclusive lock)
     with every value and every file it will touch. Any failure part-way (the kernel refusing a value, a vanished
     device, a full disk) puts every value and file back and reports each setting's outcome.
   - It is idempotent, a second identical run changes nothing and reports C(changed=false), without a new journal.
   - Persistence is one file per kind owned by the collection, rendered from every setting the collection
     manages on the host, C(/etc/sysctl.d/90-hostperf-tuning.conf), C(/etc/udev/rules.d/90-hostperf-tuning-block.rules)
-    (matched by WWN, serial or path, never by C(sdX)), C(/etc/modules-load.d/hostperf-tuning.conf).
+    (matched by WWN, serial or path, never by C(sdX)), C(/etc/udev/rules.d/90-hostperf-tuning-net.rules) (matched
+    by permanent MAC or PCI path), C(/etc/modules-load.d/hostperf-tuning.conf).
   - M(hostperf.tuning.rollback) undoes the last transaction, a named one, or everything.
 author:
   - hostperf.tuning engineers (@hostperf)
@@ -70,6 +72,58 @@ options:
       max_sectors_kb:
         description: Largest request in KiB, at most the device's C(max_hw_sectors_kb).
         type: int
+  nic:
+    description:
+      - Settings for network interfaces, each item naming one O(nic[].interface) or one O(nic[].driver).
+      - Only what the driver can change is attempted. A ring or channel count above the driver's maximum, a feature
+        the driver fixes or lacks, a coalescing parameter it shows as C(n/a), or a driver that answers
+        C(Operation not supported) (veth rings, say) fails before any change, naming the setting.
+      - Changing rings, channels or the MTU makes most drivers reset the link, a short outage; each such change is
+        listed with a C(disruption) in RV(settings) and as a warning.
+      - Persisted as one udev rule per interface in C(/etc/udev/rules.d/90-hostperf-tuning-net.rules), matched by
+        the permanent MAC address (or the PCI path, or, failing both, the name), that re-applies the values with
+        C(ethtool) and sysfs when the interface appears.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      interface:
+        description: Interface name (C(ens1f0np0)).
+        type: str
+      driver:
+        description: Every hardware interface bound to this driver (C(mlx5_core), C(igb)).
+        type: str
+      rings:
+        description:
+          - Ring sizes by ethtool parameter (C(rx), C(tx), C(rx-mini), C(rx-jumbo)). A value is a number, C(max),
+            a percentage (C(50%)) or a fraction (C(0.5)) of the maximum the driver reports.
+        type: dict
+      channels:
+        description: Channel counts by parameter (C(combined), C(rx), C(tx), C(other)); values as for O(nic[].rings).
+        type: dict
+      features:
+        description:
+          - Offloads on or off, by the name C(ethtool -k) prints (C(generic-receive-offload),
+            C(rx-udp-gro-forwarding)) or its short name (C(gro), C(tso), C(lro), C(rx), C(tx), C(sg), ...).
+          - Features the kernel switches as a consequence (C(tx) off turns TSO off) are journaled and rolled back.
+        type: dict
+      coalesce:
+        description: Interrupt coalescing by C(ethtool -C) parameter (C(rx-usecs), C(adaptive-rx), ...).
+        type: dict
+      mtu:
+        description: MTU, within the driver's limits. The network configuration of the host must agree.
+        type: int
+      txqueuelen:
+        description: Length of the interface's transmit queue.
+        type: int
+      rps:
+        description:
+          - Receive packet steering CPUs for every receive queue, a CPU list (C(2-3)), C(local) for the CPUs of
+            the NIC's own NUMA node without isolated ones, or an empty string to turn RPS off.
+        type: str
+      xps:
+        description: Transmit packet steering CPUs for every transmit queue, as for O(nic[].rps).
+        type: str
   tcp_congestion_control:
     description:
       - TCP congestion control to set. Its module (for example C(tcp_bbr)) is loaded and persisted when needed.
@@ -148,6 +202,15 @@ EXAMPLES = r"""
     default_qdisc: fq
     default_qdisc_fallback: keep
 
+- name: Deeper rings and adaptive coalescing on the 100G ports, GRO on, LRO off
+  hostperf.tuning.tune:
+    nic:
+      - driver: mlx5_core
+        rings: {rx: max, tx: max}
+        coalesce: {adaptive-rx: "on"}
+        features: {gro: "on", lro: "off"}
+        rps: local
+
 - name: Apply what the planner decided
   hostperf.tuning.tune:
     settings: "{{ hostperf_plan.settings }}"
@@ -200,12 +263,28 @@ BLOCK_OPTIONS = dict(
 )
 
 
+NIC_OPTIONS = dict(
+    interface=dict(type="str"),
+    driver=dict(type="str"),
+    rings=dict(type="dict"),
+    channels=dict(type="dict"),
+    features=dict(type="dict"),
+    coalesce=dict(type="dict"),
+    mtu=dict(type="int"),
+    txqueuelen=dict(type="int"),
+    rps=dict(type="str"),
+    xps=dict(type="str"),
+)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             sysctl=dict(type="dict", default={}),
             block=dict(type="list", elements="dict", default=[], options=BLOCK_OPTIONS,
                        mutually_exclusive=[["device", "class"]], required_one_of=[["device", "class"]]),
+            nic=dict(type="list", elements="dict", default=[], options=NIC_OPTIONS,
+                     mutually_exclusive=[["interface", "driver"]], required_one_of=[["interface", "driver"]]),
             tcp_congestion_control=dict(type="str"),
             default_qdisc=dict(type="str"),
             default_qdisc_fallback=dict(type="str", default="keep"),

@@ -53,14 +53,36 @@ def write(path, value):
         handle.write(value)
 
 
+def _remove_namespaces_of_dead_runs():
+    """A run killed outright (SIGKILL, a lost machine) cannot clean up: the next one does."""
+    for name in os.listdir("/run/netns") if os.path.isdir("/run/netns") else ():
+        pid = name[len("hostperf-it-"):]
+        if name.startswith("hostperf-it-") and pid.isdigit() and not os.path.exists("/proc/" + pid):
+            subprocess.run(["ip", "netns", "delete", name], check=False)
+
+
 @pytest.fixture
 def netns():
+    _remove_namespaces_of_dead_runs()
     name = "hostperf-it-%d" % os.getpid()
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
         yield name
     finally:
         subprocess.run(["ip", "netns", "delete", name], check=False)
+
+
+@pytest.fixture
+def veth(netns):
+    """A veth pair inside the test's namespace: real offloads and channels, no rings (the driver says so)."""
+    subprocess.run(["ip", "-n", netns, "link", "add", "hp0", "type", "veth", "peer", "name", "hp1"], check=True)
+    subprocess.run(["ip", "-n", netns, "link", "set", "hp0", "up"], check=True)
+    return netns, "hp0"
+
+
+def in_netns(netns, *argv):
+    return subprocess.run(["ip", "netns", "exec", netns] + list(argv), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, universal_newlines=True, check=False).stdout
 
 
 @pytest.fixture
@@ -167,3 +189,32 @@ def test_congestion_control_not_allowed_in_a_namespace_is_refused_before_any_cha
     assert "tcp_congestion_control 'cubic': not allowed in this network namespace" in proc.stdout
     assert not (tmp_path / "journal" / "transactions").exists() or not os.listdir(
         str(tmp_path / "journal" / "transactions"))
+
+
+def test_nic_settings_on_a_veth_pair(tmp_path, veth):
+    netns, name = veth
+    base = "/sys/class/net/%s/" % name
+    features_before = in_netns(netns, "ethtool", "-k", name)
+    channels_before = in_netns(netns, "ethtool", "-l", name)
+    assert "rx-checksumming" in features_before
+    run(tmp_path, {
+        "hostperf_it_tune": {"nic": [{"interface": name, "mtu": 9000, "txqueuelen": 5000, "rps": "0",
+                                      "features": {"gro": "off", "tx": "off"}, "channels": {"rx": "max"}}]},
+        "hostperf_it_live": {base + "mtu": "9000", base + "tx_queue_len": "5000"},
+        "hostperf_it_files": ["/etc/udev/rules.d/90-hostperf-tuning-net.rules"],
+        "hostperf_it_journal": str(tmp_path / "journal"),
+    }, prefix=["ip", "netns", "exec", netns])
+    assert in_netns(netns, "ethtool", "-k", name) == features_before
+    assert in_netns(netns, "ethtool", "-l", name) == channels_before
+
+
+def test_veth_rings_are_refused_before_any_change(tmp_path, veth):
+    netns, name = veth
+    playbook = tmp_path / "rings.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - hostperf.tuning.tune:\n        journal_dir: %s\n        nic:\n"
+        "          - {interface: %s, mtu: 4000, rings: {rx: max}}\n" % (tmp_path / "journal", name))
+    proc = run(tmp_path, {}, prefix=["ip", "netns", "exec", netns], playbook=str(playbook), expect_ok=False)
+    assert "nic hp0: ring rx: the driver does not support it" in proc.stdout
+    assert in_netns(netns, "cat", "/sys/class/net/%s/mtu" % name).strip() == "1500"

@@ -93,6 +93,8 @@ def _common(tree, name, base):
     return {
         "name": name,
         "mac": tree.read(base + "/address"),
+        # 0: burned into the NIC; 1 random, 3 set by someone: not a stable id
+        "mac_assign_type": tree.read_int(base + "/addr_assign_type"),
         "mtu": tree.read_int(base + "/mtu"),
         "txqueuelen": tree.read_int(base + "/tx_queue_len"),
         "operstate": tree.read(base + "/operstate"),

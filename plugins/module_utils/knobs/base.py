@@ -68,6 +68,10 @@ class Knob:
         """Identities whose values the kernel changes as a side effect of writing this knob."""
         return []
 
+    def disruption(self):
+        """What changing this value does besides setting it (a link reset, say), for the operator; or None."""
+        return None
+
     def persist_data(self):
         """What the persistence file needs besides the value (a udev match, say)."""
         return {}

@@ -27,9 +27,18 @@ def test_features_keep_fixed_flag_and_sub_features():
     text = "Features for eth0:\nrx-checksumming: on [fixed]\ntx-checksumming: on\n\ttx-checksum-ipv4: off [fixed]\n" \
            "generic-receive-offload: on [requested off]\n"
     features = ethtool.parse_features(CommandResult(0, text))["features"]
-    assert features["rx-checksumming"] == {"enabled": True, "fixed": True}
-    assert features["tx-checksum-ipv4"] == {"enabled": False, "fixed": True}
-    assert features["generic-receive-offload"] == {"enabled": True, "fixed": False}
+    assert features["rx-checksumming"] == {"enabled": True, "fixed": True, "parent": None}
+    assert features["tx-checksum-ipv4"] == {"enabled": False, "fixed": True, "parent": "tx-checksumming"}
+    assert features["generic-receive-offload"] == {"enabled": True, "fixed": False, "parent": None}
+
+
+def test_a_group_whose_sub_features_are_all_fixed_is_fixed():
+    """virtio-net without csum: 'tx-checksumming: off' has no [fixed] mark, but -K tx on cannot work."""
+    text = "Features for eth0:\ntx-checksumming: off\n\ttx-checksum-ipv4: off [fixed]\n" \
+           "\ttx-checksum-ip-generic: off [fixed]\nscatter-gather: off\n\ttx-scatter-gather: off\n"
+    features = ethtool.parse_features(CommandResult(0, text))["features"]
+    assert features["tx-checksumming"]["fixed"] is True
+    assert features["scatter-gather"]["fixed"] is False
 
 
 def test_coalesce_adaptive_pairs():
