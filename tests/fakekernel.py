@@ -37,11 +37,14 @@ def _refused(path, code):
 
 
 class FakeKernelTree(HostTree):
-    def __init__(self, root, loadable=(), refuse=None):
+    def __init__(self, root, loadable=(), refuse=None, units=None):
         HostTree.__init__(self, root, commands=self._command)
         self.loadable = set(loadable)
         self.refuse = dict(refuse or {})
         self.writes = []
+        # {unit: {"active": ..., "enabled": ...}}; systemctl answers from it
+        self.units = dict(units or {})
+        self.systemctl = []
 
     def write(self, path, value):
         if path in self.refuse:
@@ -63,7 +66,7 @@ class FakeKernelTree(HostTree):
             if value not in available:
                 raise _refused(path, errno.ENOENT)
             text = value
-        elif _INTEGERS.match(current) and not path.endswith("_cpus"):
+        elif _INTEGERS.match(current) and not path.endswith(("_cpus", "_list")):  # CPU masks and lists
             if not _INTEGERS.match(value.strip()):
                 raise _refused(path, errno.EINVAL)
             text = "\t".join(value.split())
@@ -83,6 +86,8 @@ class FakeKernelTree(HostTree):
     def _command(self, argv):
         if argv[0] == "ethtool":
             return self._ethtool(argv)
+        if argv[0] == "systemctl":
+            return self._systemctl(argv[1:])
         if argv[0] != "modprobe":
             return CommandResult(127, stderr="%s: not emulated" % argv[0], missing=True)
         name = argv[-1]
@@ -105,6 +110,26 @@ class FakeKernelTree(HostTree):
             return CommandResult(1, stderr="modprobe: FATAL: Module %s not found" % name)
         with open(modules_path, "w") as handle:
             handle.write("".join(line + "\n" for line in lines))
+        return CommandResult(0)
+
+    # -- systemctl ---------------------------------------------------------
+    def _systemctl(self, args):
+        verb, unit = args[0], (args[1:] or [None])[0]
+        if verb in ("daemon-reload", "try-restart"):
+            self.systemctl.append(" ".join(args))
+            return CommandResult(0)
+        state = self.units.get(unit)
+        if state is None:
+            return CommandResult(4 if verb == "is-active" else 1, "inactive\n" if verb == "is-active" else "",
+                                 "Unit %s could not be found.\n" % unit)
+        if verb in ("is-active", "is-enabled"):
+            value = state["active" if verb == "is-active" else "enabled"]
+            return CommandResult(0 if value in ("active", "enabled") else 3, value + "\n")
+        changes = {"start": ("active", "active"), "stop": ("active", "inactive"),
+                   "enable": ("enabled", "enabled"), "disable": ("enabled", "disabled"), "mask": ("enabled", "masked")}
+        aspect, value = changes[verb]
+        state[aspect] = value
+        self.writes.append(("systemctl", verb, unit))
         return CommandResult(0)
 
     # -- ethtool -----------------------------------------------------------

@@ -16,12 +16,15 @@ __metaclass__ = type
 from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import format_cpulist, parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.block import detect_block
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.cpu import CPU_DIR, read_cpulist
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.environment import running_processes, unit_enabled
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.kernel import detect_kernel
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.nic import detect_nics
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import ATTRIBUTES
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpus import online_cpus
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.module import LOADED
+from ansible_collections.hostperf.tuning.plugins.module_utils.placement import (
+    IRQBALANCE_MODES, irqbalance_settings, place_irqs)
 
 BLOCK_CLASSES = ("nvme", "ssd", "hdd", "virtual", "emmc", "sdcard", "removable")
 # tune's nic option: per-parameter groups, and single values, by knob group.
@@ -33,7 +36,7 @@ SELF_PACING = ("bbr",)
 
 
 def desired_state(tree, sysctl=None, block=None, kernel_modules=None, tcp_congestion_control=None,
-                  default_qdisc=None, default_qdisc_fallback="keep", nic=None):
+                  default_qdisc=None, default_qdisc_fallback="keep", nic=None, irq_affinity=None, irqbalance="ban"):
     """({identity: value}, [notes]); raises KnobError naming every bad request at once."""
     desired, notes, errors = {}, [], []
     for key, value in (sysctl or {}).items():
@@ -44,6 +47,13 @@ def desired_state(tree, sysctl=None, block=None, kernel_modules=None, tcp_conges
         _block(tree, block, desired, errors)
     if nic:
         _nic(tree, nic, desired, errors)
+    if irq_affinity:
+        place_irqs(tree, irq_affinity, desired, notes, errors)
+        if irqbalance not in IRQBALANCE_MODES:
+            errors.append("irqbalance %r: must be one of %s" % (irqbalance, ", ".join(IRQBALANCE_MODES)))
+        else:
+            desired.update(irqbalance_settings(irqbalance, "irqbalance" in running_processes(tree),
+                                               unit_enabled(tree, "irqbalance.service")))
     if tcp_congestion_control or default_qdisc:
         kernel = detect_kernel(tree)
         if tcp_congestion_control:

@@ -73,8 +73,8 @@ class Engine:
             for identity, entry in sorted(state.items()):
                 if identity.split(":", 1)[0] == kind.kind:
                     entries.append((knob_for(self.tree, identity), entry["value"], entry.get("data", {})))
-            text = kind.persistence.render(entries)
-            rendered[kind.persistence.path] = text.encode("utf-8") if text is not None else None
+            for path, text in kind.persistence.render_files(entries).items():
+                rendered[path] = text.encode("utf-8") if text is not None else None
         return rendered
 
     def plan(self, desired, persist=True):
@@ -141,8 +141,9 @@ class Engine:
                 if change["content"] is None:
                     files.remove(self.tree, change["path"])
                 else:
-                    mode = 0o600 if change["path"] == self.journal.state_path else 0o644
+                    mode = 0o600 if change["path"] == self.journal.state_path else _mode(change["path"])
                     files.atomic_write(self.tree, change["path"], change["content"], mode)
+            result["hooks"] = after_files_changed(self.tree, [change["path"] for change in file_changes])
             self.fault("verify")
             self._verify(changes)
         except Exception as exc:  # pylint: disable=broad-except
@@ -252,13 +253,47 @@ def restore(tree, settings, snapshots, passes=2):
             item["error"] = errors.get(knob.identity, "reads %r after restore" % (now,))
             outcome["complete"] = False
         outcome["settings"].append(item)
+    restored = []
     for snap in snapshots:
         try:
-            files.restore(tree, snap)
+            if not files.matches(tree, snap):
+                files.restore(tree, snap)
+                restored.append(snap["path"])
         except OSError as exc:
             outcome["settings"].append({"identity": "file:" + snap["path"], "status": "failed", "error": _reason(exc)})
             outcome["complete"] = False
+    outcome["hooks"] = after_files_changed(tree, restored)
     return outcome
+
+
+def _owner(path):
+    for kind in KINDS.values():
+        if path in kind.persistence.paths():
+            return kind.persistence
+    return None
+
+
+def _mode(path):
+    owner = _owner(path)
+    return owner.mode(path) if owner else 0o644
+
+
+def after_files_changed(tree, paths):
+    """Run each changed kind's hook once (daemon-reload); a failing hook is reported, not fatal."""
+    commands = []
+    for path in paths:
+        owner = _owner(path)
+        for argv in owner.after_change if owner else ():
+            if list(argv) not in commands:
+                commands.append(list(argv))
+    report = []
+    if not tree.isdir("/run/systemd/system"):
+        commands = [argv for argv in commands if argv[0] != "systemctl"]
+    for argv in commands:
+        result = tree.run(argv)
+        report.append({"command": " ".join(argv), "rc": result.rc,
+                       "error": (result.stderr or "").strip() if not result.ok else ""})
+    return report
 
 
 def _read(knob):

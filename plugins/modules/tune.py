@@ -124,6 +124,42 @@ options:
       xps:
         description: Transmit packet steering CPUs for every transmit queue, as for O(nic[].rps).
         type: str
+  irq_affinity:
+    description:
+      - IRQ placement for a NIC's or a disk's IRQs. Queue IRQs are spread one queue per CPU over O(irq_affinity[].cpus)
+        (the IRQs of a queue pair share a CPU), the device's other IRQs get the whole set.
+      - Kernel-managed IRQs (NVMe queues, virtio-blk) are never written; they are listed in RV(notes).
+      - Persisted by IRQ name, because IRQ numbers change between boots, in C(/etc/hostperf-tuning/irq-affinity.conf),
+        re-applied at boot by C(/usr/local/libexec/hostperf-tuning-irq-affinity) from
+        C(hostperf-tuning-irq-affinity.service).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      interface:
+        description: A hardware interface whose IRQs to place.
+        type: str
+      device:
+        description: A whole disk (C(nvme0n1)) whose non-managed IRQs to place.
+        type: str
+      cpus:
+        description:
+          - C(local) for the CPUs of the device's own NUMA node (all CPUs when the node is unknown), C(all) for every
+            online CPU, or a CPU list (C(2-3,6)). Isolated CPUs are left out of C(local) and C(all).
+        type: str
+        default: local
+      xps:
+        description: Also make each transmit queue send from the CPU that takes its interrupts (XPS).
+        type: bool
+        default: false
+  irqbalance:
+    description:
+      - How placed IRQs coexist with irqbalance. C(ban) keeps it running and makes it leave these IRQs alone, through
+        a drop-in that gives it the helper as C(--policyscript) (restarted when it runs). C(stop) stops and disables
+        it. Rollback undoes either.
+    type: str
+    choices: [ban, stop]
+    default: ban
   tcp_congestion_control:
     description:
       - TCP congestion control to set. Its module (for example C(tcp_bbr)) is loaded and persisted when needed.
@@ -211,6 +247,14 @@ EXAMPLES = r"""
         features: {gro: "on", lro: "off"}
         rps: local
 
+- name: NIC IRQs on the NIC's own NUMA node, transmit queues following them; irqbalance leaves them alone
+  hostperf.tuning.tune:
+    irq_affinity:
+      - interface: ens1f0np0
+        cpus: local
+        xps: true
+    irqbalance: ban
+
 - name: Apply what the planner decided
   hostperf.tuning.tune:
     settings: "{{ hostperf_plan.settings }}"
@@ -232,6 +276,11 @@ settings:
 files:
   description: Persistence files created, updated or removed, with their content before and after.
   returned: always
+  type: list
+  elements: dict
+hooks:
+  description: Commands run after persistence files changed (C(systemctl daemon-reload)), with their exit codes.
+  returned: when a persistence file changed
   type: list
   elements: dict
 notes:
@@ -276,6 +325,13 @@ NIC_OPTIONS = dict(
     xps=dict(type="str"),
 )
 
+IRQ_OPTIONS = dict(
+    interface=dict(type="str"),
+    device=dict(type="str"),
+    cpus=dict(type="str", default="local"),
+    xps=dict(type="bool", default=False),
+)
+
 
 def main():
     module = AnsibleModule(
@@ -285,6 +341,9 @@ def main():
                        mutually_exclusive=[["device", "class"]], required_one_of=[["device", "class"]]),
             nic=dict(type="list", elements="dict", default=[], options=NIC_OPTIONS,
                      mutually_exclusive=[["interface", "driver"]], required_one_of=[["interface", "driver"]]),
+            irq_affinity=dict(type="list", elements="dict", default=[], options=IRQ_OPTIONS,
+                              mutually_exclusive=[["interface", "device"]], required_one_of=[["interface", "device"]]),
+            irqbalance=dict(type="str", choices=["ban", "stop"], default="ban"),
             tcp_congestion_control=dict(type="str"),
             default_qdisc=dict(type="str"),
             default_qdisc_fallback=dict(type="str", default="keep"),

@@ -69,7 +69,7 @@ def running_processes(tree):
     return running
 
 
-def _enabled(tree, unit):
+def unit_enabled(tree, unit):
     for target in ("multi-user.target.wants", "graphical.target.wants", "sysinit.target.wants"):
         if tree.exists("/etc/systemd/system/%s/%s" % (target, unit)):
             return True
@@ -82,8 +82,8 @@ def detect_environment(tree, hypervisor_flag):
         "virtualization": _virtualization(tree, hypervisor_flag),
         "container": _container(tree),
         "init": "systemd" if tree.isdir("/run/systemd/system") else None,
-        "irqbalance": {"running": "irqbalance" in running, "enabled": _enabled(tree, "irqbalance.service")},
-        "tuned": {"running": "tuned" in running, "enabled": _enabled(tree, "tuned.service"),
+        "irqbalance": {"running": "irqbalance" in running, "enabled": unit_enabled(tree, "irqbalance.service")},
+        "tuned": {"running": "tuned" in running, "enabled": unit_enabled(tree, "tuned.service"),
                   "profile": tree.read("/etc/tuned/active_profile")},
         "bpftune": {"running": "bpftune" in running},
         "network_manager": "NetworkManager" in running,

@@ -27,14 +27,16 @@ _PROC_IRQ_FILES = frozenset(("affinity_hint", "effective_affinity", "effective_a
                              "smp_affinity", "smp_affinity_list", "spurious"))
 
 
-def _names(tree, irq):
+def action_names(tree, irq):
+    """The names of an IRQ's handlers ('eth0-TxRx-0'); the first is the IRQ's name."""
     actions = tree.read("%s/%d/actions" % (SYS_IRQ, irq))
     if actions is not None:
         return [name for name in actions.split(",") if name]
     return [entry for entry in tree.listdir("%s/%d" % (PROC_IRQ, irq)) if entry not in _PROC_IRQ_FILES]
 
 
-def _managed(tree, irq, name, debugfs):
+def is_managed(tree, irq, name, debugfs):
+    """(managed, 'debugfs' | 'driver'): whether the kernel owns this IRQ's affinity, and how we know."""
     if debugfs:
         state = tree.read("%s/%d" % (DEBUGFS_IRQS, irq))
         if state is not None:
@@ -51,9 +53,9 @@ def detect_irqs(tree):
             continue
         irq = int(entry)
         base = "%s/%d" % (PROC_IRQ, irq)
-        names = _names(tree, irq)
+        names = action_names(tree, irq)
         name = names[0] if names else None
-        managed, source = _managed(tree, irq, name, debugfs)
+        managed, source = is_managed(tree, irq, name, debugfs)
         irqs[irq] = {
             "irq": irq,
             "name": name,

@@ -19,15 +19,33 @@ class KnobError(ValueError):
 
 
 class Persistence:
-    """One file that carries every managed setting of a kind across reboots.
+    """The file that carries every managed setting of a kind across reboots.
 
     render receives [(knob, value, data)] sorted by identity and returns the
-    file's content, or None when the file should not exist.
+    file's content, or None when the file should not exist. A kind whose
+    settings need several files (a boot helper, its unit) overrides
+    render_files; after_change names commands to run once its files changed
+    (systemctl daemon-reload), on apply and on rollback.
     """
 
-    def __init__(self, path, render):
+    def __init__(self, path, render, after_change=()):
         self.path = path
         self.render = render
+        self.after_change = tuple(after_change)
+
+    def paths(self):
+        """Every file this kind may own, so a rollback knows whose hook to run."""
+        return [self.path] if self.path else []
+
+    def render_files(self, entries):
+        """{path: text or None} for these entries."""
+        return {self.path: self.render(entries)} if self.path else {}
+
+    def mode(self, path):
+        return 0o644
+
+
+NO_FILES = Persistence(None, None)  # a kind whose live state persists by itself (systemd enablement)
 
 
 class Knob:

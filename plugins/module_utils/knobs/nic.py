@@ -160,7 +160,16 @@ class NicKnob(Knob):
             paths = self._queue_paths()
             if not paths or not all(self.tree.exists(path) for dummy, path in paths):
                 raise KnobError("%s: no such queue" % self.label)
-            return format_cpulist(cpu_set(self.tree, self.label, value, allow_empty=True))
+            if "=" not in str(value):
+                return format_cpulist(cpu_set(self.tree, self.label, value, allow_empty=True))
+            queues = [queue for queue, dummy in paths]
+            masks = _queue_map(value, queues)
+            unknown = sorted(set(masks) - set(queues))
+            if unknown:
+                raise KnobError("%s: no such queue(s) %s" % (self.label, ", ".join(unknown)))
+            return " ".join("%s=%s" % (queue, format_cpulist(cpu_set(
+                self.tree, "%s %s" % (self.label, queue), masks[queue], allow_empty=True)))
+                for queue in sorted(masks, key=_queue_index))
         if self.group == "mtu":
             low, high = self._mtu_range()
             return str(_integer(self.label, value, low, high))

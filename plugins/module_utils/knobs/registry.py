@@ -9,11 +9,14 @@ __metaclass__ = type
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import BlockQueueKnob
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.irq import IrqAffinityKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.module import KernelModuleKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic import NicKnob
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.service import ServiceKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import SysctlKnob
 
-KINDS = dict((kind.kind, kind) for kind in (SysctlKnob, BlockQueueKnob, KernelModuleKnob, NicKnob))
+KINDS = dict((kind.kind, kind) for kind in (
+    SysctlKnob, BlockQueueKnob, KernelModuleKnob, NicKnob, IrqAffinityKnob, ServiceKnob))
 
 
 def knob_for(tree, identity):

@@ -1,0 +1,111 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostperf.tuning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Place a device's IRQs on CPUs: its own NUMA node's, one queue per CPU, never isolated CPUs.
+
+A NIC's or a disk's queue IRQs are spread over the chosen CPUs by queue
+number (rx-0 and tx-0 of a queue pair share a CPU); its other IRQs (link,
+config, async events) get the whole set. Kernel-managed IRQs (NVMe queues)
+are reported and left to the kernel. XPS can follow the same placement, so
+a queue's packets are sent from the CPU that takes its interrupts.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import format_cpulist, parse_cpulist
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.block import detect_block
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.cpu import CPU_DIR, read_cpulist
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.irq import detect_irqs
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.nic import detect_nics, queue_of_irq
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpus import online_cpus
+
+IRQBALANCE_MODES = ("ban", "stop")
+IRQBALANCE_UNIT = "irqbalance.service"
+
+
+def place_irqs(tree, requests, desired, notes, errors):
+    """Add irq:N (and nic:IF:xps) settings for each request {interface|device, cpus, xps}."""
+    irqs = detect_irqs(tree)
+    names = dict((irq, facts["name"]) for irq, facts in irqs.items())
+    nics = disks = None
+    isolated = set(read_cpulist(tree, CPU_DIR + "/isolated") or [])
+    for index, request in enumerate(requests):
+        interface, device = request.get("interface"), request.get("device")
+        where = "irq_affinity[%d]" % index
+        if bool(interface) == bool(device):
+            errors.append("%s: give exactly one of interface or device" % where)
+            continue
+        if interface:
+            nics = nics if nics is not None else detect_nics(tree, names, use_ethtool=False)[0]
+            owner = nics.get(interface)
+            what = "interface %s" % interface
+        else:
+            disks = disks if disks is not None else detect_block(tree)[0]
+            owner = disks.get(device)
+            what = "disk %s" % device
+        if owner is None:
+            errors.append("%s: no such %s (hardware interfaces and whole disks only)" % (where, what))
+            continue
+        numbers = [item["irq"] for item in owner["irqs"]] if interface else list(owner["irqs"])
+        if not numbers:
+            errors.append("%s: %s has no IRQs of its own (virtual, or on a shared legacy IRQ)" % (where, what))
+            continue
+        cpus = _cpus(tree, request.get("cpus", "local"), owner.get("local_cpus"), isolated, where, errors)
+        if not cpus:
+            continue
+        managed = [irq for irq in numbers if irqs.get(irq, {}).get("managed")]
+        if managed:
+            notes.append("%s: IRQs %s are kernel-managed (%s) and left to the kernel"
+                         % (what, format_cpulist(managed), irqs[managed[0]]["name"]))
+        placed = {}
+        for irq in numbers:
+            if irq in managed or irq not in irqs:
+                continue
+            kind, queue = queue_of_irq(irqs[irq]["name"])
+            placed[irq] = [cpus[queue % len(cpus)]] if queue is not None else cpus
+            desired["irq:%d" % irq] = format_cpulist(placed[irq])
+        if request.get("xps") and interface:
+            _xps_follows(tree, interface, irqs, placed, desired)
+
+
+def _cpus(tree, value, local, isolated, where, errors):
+    if value in ("local", "all"):
+        pool = parse_cpulist(local or "") if value == "local" else []
+        pool = pool or online_cpus(tree)
+        cpus = [cpu for cpu in pool if cpu not in isolated]
+        if not cpus:
+            errors.append("%s: every %s CPU is isolated" % (where, value))
+        return cpus
+    try:
+        return parse_cpulist(str(value))
+    except ValueError as exc:
+        errors.append("%s: cpus: %s" % (where, exc))
+        return []
+
+
+def _xps_follows(tree, interface, irqs, placed, desired):
+    """tx-N sends from the CPU that takes queue N's interrupts."""
+    by_queue = {}
+    for irq, cpus in placed.items():
+        kind, queue = queue_of_irq(irqs[irq]["name"])
+        if queue is not None and kind in ("tx", "combined"):
+            by_queue[queue] = cpus
+    queues = [queue for queue in tree.listdir("/sys/class/net/%s/queues" % interface) if queue.startswith("tx-")]
+    if by_queue and queues:
+        desired["nic:%s:xps" % interface] = " ".join(
+            "%s=%s" % (queue, format_cpulist(by_queue.get(int(queue[3:]), by_queue[min(by_queue)])))
+            for queue in sorted(queues, key=lambda name: int(name[3:])))
+
+
+def irqbalance_settings(mode, running, enabled):
+    """What irqbalance needs so that it does not move placed IRQs back."""
+    if mode == "stop":
+        settings = {}
+        if running:
+            settings["service:%s:active" % IRQBALANCE_UNIT] = "inactive"
+        if enabled:
+            settings["service:%s:enabled" % IRQBALANCE_UNIT] = "disabled"
+        return settings
+    return {}  # ban: the IRQ knob's persistence gives irqbalance its policy script

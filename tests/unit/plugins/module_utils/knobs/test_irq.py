@@ -1,0 +1,150 @@
+"""IRQ placement and affinity on the fixture hosts; the boot helper; irqbalance ban or stop; exact rollback."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.hostperf.tuning.plugins.module_utils.irq_helper import CONFIG_PATH, HELPER_PATH
+from ansible_collections.hostperf.tuning.plugins.module_utils.journal import Journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.irq import (
+    IRQBALANCE_DROPIN, UNIT_PATH, WANTS_PATH, IrqAffinityKnob)
+from ansible_collections.hostperf.tuning.plugins.module_utils.runner import tune
+from ansible_collections.hostperf.tuning.plugins.module_utils.transaction import Engine
+
+from fakekernel import FakeKernelTree, tree_digest
+
+IRQBALANCE_UNIT = "[Service]\nEnvironmentFile=-/etc/default/irqbalance\nExecStart=/usr/sbin/irqbalance --foreground " \
+                  "$IRQBALANCE_ARGS\n"
+
+
+@pytest.fixture
+def dc(host_root):
+    root = host_root("dc-2socket")
+    os.makedirs(root + "/lib/systemd/system")
+    with open(root + "/lib/systemd/system/irqbalance.service", "w") as handle:
+        handle.write(IRQBALANCE_UNIT)
+    return FakeKernelTree(root, units={"irqbalance.service": {"active": "active", "enabled": "enabled"}})
+
+
+def irqs_named(tree, prefix):
+    found = {}
+    for entry in tree.listdir("/sys/kernel/irq"):
+        name = tree.read("/sys/kernel/irq/%s/actions" % entry)
+        if name and name.startswith(prefix):
+            found[name] = int(entry)
+    return found
+
+
+def affinity(tree, irq):
+    return tree.read("/proc/irq/%d/smp_affinity_list" % irq)
+
+
+def test_nic_queues_spread_over_its_own_node_one_per_cpu_link_irq_gets_the_node(dc):
+    tune(dc, Journal(dc), {"irq_affinity": [{"interface": "eno1"}, {"interface": "ens1f0np0"}]})
+    eno1 = irqs_named(dc, "eno1")
+    assert [affinity(dc, eno1["eno1-TxRx-%d" % q]) for q in range(4)] == ["0", "1", "2", "3"]
+    assert affinity(dc, eno1["eno1"]) == "0-15,32-47"
+    mlx = irqs_named(dc, "mlx5_comp")
+    node1 = list(range(16, 32)) + list(range(48, 64))
+    assert [affinity(dc, mlx["mlx5_comp%d@pci:0000:77:00.0" % q]) for q in (0, 15, 16, 31)] == [
+        str(node1[0]), str(node1[15]), str(node1[16]), str(node1[31])]
+
+
+def test_isolated_cpus_are_skipped(dc):
+    with open(dc.path("/sys/devices/system/cpu/isolated"), "w") as handle:
+        handle.write("0-1\n")
+    tune(dc, Journal(dc), {"irq_affinity": [{"interface": "eno1"}]})
+    eno1 = irqs_named(dc, "eno1")
+    assert affinity(dc, eno1["eno1-TxRx-0"]) == "2" and affinity(dc, eno1["eno1"]) == "2-15,32-47"
+
+
+def test_managed_nvme_queues_are_reported_and_left_alone(dc):
+    before = tree_digest(dc.root)
+    result = tune(dc, Journal(dc), {"irq_affinity": [{"device": "nvme0n1", "cpus": "0-3"}]})
+    assert any("kernel-managed (nvme0q1)" in note for note in result["notes"])
+    assert [item["identity"] for item in result["settings"]] == ["irq:%d" % irqs_named(dc, "nvme0q0")["nvme0q0"]]
+    changed = [path for path, value in tree_digest(dc.root).items() if before.get(path) != value]
+    assert not any("/proc/irq/" in path and "nvme0q0" not in path for path in changed
+                   if path.endswith("smp_affinity_list") and path != "/proc/irq/%d/smp_affinity_list"
+                   % irqs_named(dc, "nvme0q0")["nvme0q0"])
+    with pytest.raises(KnobError, match=r"irq \d+ \(nvme0q1\): kernel-managed \(by its driver\)"):
+        IrqAffinityKnob(dc, str(irqs_named(dc, "nvme0q1")["nvme0q1"])).validate("0")
+
+
+def test_xps_follows_the_irq_placement(dc):
+    tune(dc, Journal(dc), {"irq_affinity": [{"interface": "eno1", "xps": True}]})
+    assert [dc.read("/sys/class/net/eno1/queues/tx-%d/xps_cpus" % q) for q in range(4)] == [
+        "00000000,00000001", "00000000,00000002", "00000000,00000004", "00000000,00000008"]
+
+
+def test_persisted_by_name_with_helper_unit_and_irqbalance_ban_then_rolled_back_exactly(dc):
+    before = tree_digest(dc.root)
+    journal = Journal(dc)
+    result = tune(dc, journal, {"irq_affinity": [{"interface": "eno1"}]})
+    config = dc.read(CONFIG_PATH)
+    assert "0\teno1-TxRx-0\n" in config and "0-15,32-47\teno1\n" in config
+    assert os.stat(dc.path(HELPER_PATH)).st_mode & 0o777 == 0o755
+    assert "ExecStart=%s apply" % HELPER_PATH in dc.read(UNIT_PATH)
+    assert dc.read(WANTS_PATH).endswith("Wants=hostperf-tuning-irq-affinity.service")
+    assert dc.read(IRQBALANCE_DROPIN).endswith(
+        "ExecStart=\nExecStart=/usr/sbin/irqbalance --foreground $IRQBALANCE_ARGS --policyscript=%s" % HELPER_PATH)
+    assert dc.systemctl == ["daemon-reload", "try-restart irqbalance.service"]
+    assert [hook["command"] for hook in result["hooks"]] == ["systemctl " + call for call in dc.systemctl]
+    assert dc.units["irqbalance.service"] == {"active": "active", "enabled": "enabled"}
+    Engine(dc, journal).rollback("last")
+    assert dc.systemctl[2:] == ["daemon-reload", "try-restart irqbalance.service"]
+    after = tree_digest(dc.root)
+    assert {path: value for path, value in after.items() if not path.startswith("/var/lib/hostperf")} == before
+
+
+def test_irqbalance_stop_mode_stops_and_disables_and_rollback_starts_it_again(dc):
+    journal = Journal(dc)
+    tune(dc, journal, {"irq_affinity": [{"interface": "eno1"}], "irqbalance": "stop"})
+    assert dc.units["irqbalance.service"] == {"active": "inactive", "enabled": "disabled"}
+    Engine(dc, journal).rollback("last")
+    assert dc.units["irqbalance.service"] == {"active": "active", "enabled": "enabled"}
+
+
+def test_the_boot_helper_applies_by_name_and_bans_only_ours(dc, tmp_path):
+    tune(dc, Journal(dc), {"irq_affinity": [{"interface": "eno1"}]})
+    eno1 = irqs_named(dc, "eno1")
+    for irq in eno1.values():  # a reboot: every IRQ back on every CPU
+        with open(dc.path("/proc/irq/%d/smp_affinity_list" % irq), "w") as handle:
+            handle.write("0-63\n")
+    helper = dc.path(HELPER_PATH)
+    run = subprocess.run([sys.executable, helper, "apply", "--root", dc.root], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, universal_newlines=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert [affinity(dc, eno1["eno1-TxRx-%d" % q]) for q in range(4)] == ["0", "1", "2", "3"]
+    ours = subprocess.run([sys.executable, helper, "/sys/devices/x", str(eno1["eno1-TxRx-2"]), "--root", dc.root],
+                          stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
+    other = irqs_named(dc, "nvme0q0")["nvme0q0"]
+    theirs = subprocess.run([sys.executable, helper, "/sys/devices/x", str(other), "--root", dc.root],
+                            stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
+    assert (ours, theirs) == ("ban=true\n", "")
+
+
+@pytest.mark.parametrize("request_, words", [
+    ({"irq_affinity": [{"interface": "eno1", "cpus": "64-65"}]}, ["irq", "(eno1", "not online"]),
+    ({"irq_affinity": [{"interface": "eno1", "cpus": "x"}]}, ["irq_affinity[0]: cpus", "not a CPU number"]),
+    ({"irq_affinity": [{"interface": "docker0"}]}, ["irq_affinity[0]", "no such interface docker0"]),
+    ({"irq_affinity": [{"interface": "eno1", "device": "sda"}]}, ["exactly one of interface or device"]),
+    ({"irq_affinity": [{"device": "sdz"}]}, ["no such disk sdz"]),
+    ({"irq_affinity": [{"interface": "eno1"}], "irqbalance": "pause"}, ["irqbalance 'pause'", "ban, stop"]),
+    ({"settings": {"irq:../1": "0"}}, ["IRQ '../1'", "not an IRQ number"]),
+    ({"settings": {"irq:99999": "0"}}, ["irq 99999: no such IRQ"]),
+    ({"settings": {"irq:24": ""}}, ["irq 24", "the CPU list is empty"]),
+    ({"settings": {"service:irqbalance.service:active": "paused"}}, ["active must be active or inactive"]),
+    ({"settings": {"service:../x.service:active": "inactive"}}, ["expected UNIT:active"]),
+    ({"settings": {"service:nope.service:enabled": "disabled"}}, ["service nope.service: no such unit"]),
+])
+def test_bad_irq_requests_change_nothing(dc, request_, words):
+    before = tree_digest(dc.root)
+    with pytest.raises(KnobError) as refused:
+        tune(dc, Journal(dc), request_)
+    for word in words:
+        assert word in str(refused.value)
+    assert dc.writes == [] and tree_digest(dc.root) == before
