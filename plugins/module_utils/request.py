@@ -36,11 +36,16 @@ SELF_PACING = ("bbr",)
 
 
 def desired_state(tree, sysctl=None, block=None, kernel_modules=None, tcp_congestion_control=None,
-                  default_qdisc=None, default_qdisc_fallback="keep", nic=None, irq_affinity=None, irqbalance="ban"):
+                  default_qdisc=None, default_qdisc_fallback="keep", nic=None, irq_affinity=None, irqbalance="ban",
+                  cpu_governor=None, energy_performance_preference=None):
     """({identity: value}, [notes]); raises KnobError naming every bad request at once."""
     desired, notes, errors = {}, [], []
     for key, value in (sysctl or {}).items():
         desired["sysctl:%s" % key] = value
+    if cpu_governor:
+        desired["cpufreq:scaling_governor"] = cpu_governor
+    if energy_performance_preference:
+        desired["cpufreq:energy_performance_preference"] = energy_performance_preference
     for name in kernel_modules or ():
         desired["module:%s" % name] = LOADED
     if block:

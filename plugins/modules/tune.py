@@ -160,6 +160,16 @@ options:
     type: str
     choices: [ban, stop]
     default: ban
+  cpu_governor:
+    description:
+      - cpufreq governor for every CPU policy (C(performance), C(schedutil), ...); must be offered by every policy.
+        Persisted in C(/etc/tmpfiles.d/hostperf-tuning-cpufreq.conf). A host without cpufreq (most VMs) fails
+        before any change.
+    type: str
+  energy_performance_preference:
+    description:
+      - Energy-performance preference of every policy (intel_pstate and amd-pstate), set after the governor.
+    type: str
   tcp_congestion_control:
     description:
       - TCP congestion control to set. Its module (for example C(tcp_bbr)) is loaded and persisted when needed.
@@ -344,6 +354,8 @@ def main():
             irq_affinity=dict(type="list", elements="dict", default=[], options=IRQ_OPTIONS,
                               mutually_exclusive=[["interface", "device"]], required_one_of=[["interface", "device"]]),
             irqbalance=dict(type="str", choices=["ban", "stop"], default="ban"),
+            cpu_governor=dict(type="str"),
+            energy_performance_preference=dict(type="str"),
             tcp_congestion_control=dict(type="str"),
             default_qdisc=dict(type="str"),
             default_qdisc_fallback=dict(type="str", default="keep"),

@@ -9,6 +9,7 @@ __metaclass__ = type
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import BlockQueueKnob
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpufreq import CpufreqKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.irq import IrqAffinityKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.module import KernelModuleKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic import NicKnob
@@ -16,7 +17,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.service impo
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import SysctlKnob
 
 KINDS = dict((kind.kind, kind) for kind in (
-    SysctlKnob, BlockQueueKnob, KernelModuleKnob, NicKnob, IrqAffinityKnob, ServiceKnob))
+    SysctlKnob, BlockQueueKnob, KernelModuleKnob, NicKnob, IrqAffinityKnob, ServiceKnob, CpufreqKnob))
 
 
 def knob_for(tree, identity):
