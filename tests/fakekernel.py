@@ -18,9 +18,15 @@ import os
 import re
 import shutil
 
+import pytest
+
+from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import format_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import COMMANDS_FILE, CommandResult, HostTree
+from ansible_collections.hostperf.tuning.plugins.module_utils.journal import Journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic import FEATURE_ALIASES
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import SCHEDULER_MODULES
+from ansible_collections.hostperf.tuning.plugins.module_utils.runner import tune
 
 _INTEGERS = re.compile(r"^-?\d+(\s+-?\d+)*$")
 NR_REQUESTS_AFTER_SWITCH = "256"
@@ -115,6 +121,11 @@ class FakeKernelTree(HostTree):
     # -- systemctl ---------------------------------------------------------
     def _systemctl(self, args):
         verb, unit = args[0], (args[1:] or [None])[0]
+        if verb == "show":  # show -p PROPERTY --value UNIT
+            unit = args[-1]
+            if unit not in self.units:
+                return CommandResult(0, "not-found\n" if args[2] == "LoadState" else "\n")
+            return CommandResult(0, dict(self.units[unit], LoadState="loaded").get(args[2], "") + "\n")
         if verb in ("daemon-reload", "try-restart"):
             self.systemctl.append(" ".join(args))
             return CommandResult(0)
@@ -131,6 +142,18 @@ class FakeKernelTree(HostTree):
         state[aspect] = value
         self.writes.append(("systemctl", verb, unit))
         return CommandResult(0)
+
+    def set_affinity(self, task, cpus):
+        """What sched_setaffinity shows: the task's Cpus_allowed_list."""
+        path = self.path("/proc/%s/status" % task)
+        if not os.path.exists(path):
+            raise _refused(path, errno.ESRCH)
+        with open(path) as handle:
+            text = handle.read()
+        text = re.sub(r"(?m)^Cpus_allowed_list:\t.*$", "Cpus_allowed_list:\t" + format_cpulist(cpus), text)
+        with open(path, "w") as handle:
+            handle.write(text)
+        self.writes.append(("set_affinity", task, format_cpulist(cpus)))
 
     # -- ethtool -----------------------------------------------------------
     def _ethtool(self, argv):
@@ -264,3 +287,13 @@ def tree_digest(root, ignore=("/var/lib/hostperf/lock",)):
             with open(real, "rb") as handle:
                 digest[path] = (hashlib.sha256(handle.read()).hexdigest(), os.stat(real).st_mode & 0o7777)
     return digest
+
+
+def assert_refused_unchanged(tree, request, words):
+    """tune refuses request with a message holding every word, and nothing on the host changed."""
+    before = tree_digest(tree.root)
+    with pytest.raises(KnobError) as refused:
+        tune(tree, Journal(tree), request)
+    for word in words:
+        assert word in str(refused.value)
+    assert tree.writes == [] and tree_digest(tree.root) == before

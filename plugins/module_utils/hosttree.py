@@ -166,6 +166,12 @@ class HostTree:
         finally:
             os.close(fd)
 
+    def set_affinity(self, task, cpus):
+        """Pin a running task (a thread id) to CPUs; ESRCH when it is gone."""
+        if not self._live:
+            raise OSError(errno.EOPNOTSUPP, "tasks can only be pinned on the live host", "/proc/%s" % task)
+        os.sched_setaffinity(int(task), cpus)
+
     def run(self, argv):
         """Run a helper (ethtool, modprobe) on the live host, or replay what a capture recorded."""
         if self._commands is not None:

@@ -37,7 +37,7 @@ SELF_PACING = ("bbr",)
 
 def desired_state(tree, sysctl=None, block=None, kernel_modules=None, tcp_congestion_control=None,
                   default_qdisc=None, default_qdisc_fallback="keep", nic=None, irq_affinity=None, irqbalance="ban",
-                  cpu_governor=None, energy_performance_preference=None):
+                  cpu_governor=None, energy_performance_preference=None, service_cpus=None):
     """({identity: value}, [notes]); raises KnobError naming every bad request at once."""
     desired, notes, errors = {}, [], []
     for key, value in (sysctl or {}).items():
@@ -46,12 +46,21 @@ def desired_state(tree, sysctl=None, block=None, kernel_modules=None, tcp_conges
         desired["cpufreq:scaling_governor"] = cpu_governor
     if energy_performance_preference:
         desired["cpufreq:energy_performance_preference"] = energy_performance_preference
+    for index, item in enumerate(service_cpus or ()):
+        if not item.get("unit") or item.get("cpus") in (None, ""):
+            errors.append("service_cpus[%d]: give unit and cpus" % index)
+            continue
+        unit = item["unit"] if "." in item["unit"] else item["unit"] + ".service"
+        desired["unit:%s:cpu_affinity" % unit] = item["cpus"]
     for name in kernel_modules or ():
         desired["module:%s" % name] = LOADED
     if block:
         _block(tree, block, desired, errors)
     if nic:
         _nic(tree, nic, desired, errors)
+        if "NetworkManager" in running_processes(tree):
+            notes.append("NetworkManager runs here: a connection profile that sets the same ethtool.*, mtu or "
+                         "txqueuelen overrides the udev rule whenever NetworkManager activates the link")
     if irq_affinity:
         place_irqs(tree, irq_affinity, desired, notes, errors)
         if irqbalance not in IRQBALANCE_MODES:

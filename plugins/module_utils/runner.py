@@ -31,7 +31,7 @@ def tune(tree, journal, params, check_mode=False):
         tree, params.get("sysctl"), params.get("block"), params.get("kernel_modules"),
         params.get("tcp_congestion_control"), params.get("default_qdisc"), params.get("default_qdisc_fallback", "keep"),
         params.get("nic"), params.get("irq_affinity"), params.get("irqbalance") or "ban", params.get("cpu_governor"),
-        params.get("energy_performance_preference"))
+        params.get("energy_performance_preference"), params.get("service_cpus"))
     desired.update(params.get("settings") or {})
     engine = Engine(tree, journal)
     with journal.lock():

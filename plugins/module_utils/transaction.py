@@ -268,7 +268,7 @@ def restore(tree, settings, snapshots, passes=2):
 
 def _owner(path):
     for kind in KINDS.values():
-        if path in kind.persistence.paths():
+        if kind.persistence.owns(path):
             return kind.persistence
     return None
 

@@ -170,6 +170,24 @@ options:
     description:
       - Energy-performance preference of every policy (intel_pstate and amd-pstate), set after the governor.
     type: str
+  service_cpus:
+    description:
+      - Pin systemd services to CPUs. The running service's tasks (every thread in its cgroup) are re-pinned at
+        once with sched_setaffinity, no restart; a C(CPUAffinity=) drop-in
+        (C(/etc/systemd/system/UNIT.d/90-hostperf-tuning-cpus.conf)) keeps it for the next start, and systemd is
+        reloaded. A service that is not running only gets the drop-in.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      unit:
+        description: The service (C(nginx) or C(nginx.service)).
+        type: str
+        required: true
+      cpus:
+        description: CPU list (C(2-3)); every CPU must be online.
+        type: str
+        required: true
   tcp_congestion_control:
     description:
       - TCP congestion control to set. Its module (for example C(tcp_bbr)) is loaded and persisted when needed.
@@ -354,6 +372,8 @@ def main():
             irq_affinity=dict(type="list", elements="dict", default=[], options=IRQ_OPTIONS,
                               mutually_exclusive=[["interface", "device"]], required_one_of=[["interface", "device"]]),
             irqbalance=dict(type="str", choices=["ban", "stop"], default="ban"),
+            service_cpus=dict(type="list", elements="dict", default=[], options=dict(
+                unit=dict(type="str", required=True), cpus=dict(type="str", required=True))),
             cpu_governor=dict(type="str"),
             energy_performance_preference=dict(type="str"),
             tcp_congestion_control=dict(type="str"),

@@ -33,9 +33,9 @@ class Persistence:
         self.render = render
         self.after_change = tuple(after_change)
 
-    def paths(self):
-        """Every file this kind may own, so a rollback knows whose hook to run."""
-        return [self.path] if self.path else []
+    def owns(self, path):
+        """Whether path is one of this kind's files, so a rollback knows whose hook to run."""
+        return bool(self.path) and path == self.path
 
     def render_files(self, entries):
         """{path: text or None} for these entries."""

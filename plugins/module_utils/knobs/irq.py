@@ -113,8 +113,10 @@ class IrqPersistence(Persistence):
         Persistence.__init__(self, None, None, after_change=(
             ["systemctl", "daemon-reload"], ["systemctl", "try-restart", "irqbalance.service"]))
 
-    def paths(self):
-        return [CONFIG_PATH, HELPER_PATH, UNIT_PATH, WANTS_PATH, IRQBALANCE_DROPIN]
+    FILES = (CONFIG_PATH, HELPER_PATH, UNIT_PATH, WANTS_PATH, IRQBALANCE_DROPIN)
+
+    def owns(self, path):
+        return path in self.FILES
 
     def mode(self, path):
         return 0o755 if path == HELPER_PATH else 0o644
@@ -122,7 +124,7 @@ class IrqPersistence(Persistence):
     def render_files(self, entries):
         named = sorted((data.get("name"), value) for dummy, value, data in entries if data.get("name"))
         if not named:
-            return dict((path, None) for path in self.paths())
+            return dict((path, None) for path in self.FILES)
         config = HEADER + "# CPUS<TAB>IRQ NAME\n" + "".join("%s\t%s\n" % (cpus, name) for name, cpus in named)
         irqbalance = [data["irqbalance_exec"] for dummy, dummy, data in entries if data.get("irqbalance_exec")]
         ban = None

@@ -15,9 +15,11 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.module impor
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic import NicKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.service import ServiceKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import SysctlKnob
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.unit import UnitCpuAffinityKnob
 
 KINDS = dict((kind.kind, kind) for kind in (
-    SysctlKnob, BlockQueueKnob, KernelModuleKnob, NicKnob, IrqAffinityKnob, ServiceKnob, CpufreqKnob))
+    SysctlKnob, BlockQueueKnob, KernelModuleKnob, NicKnob, IrqAffinityKnob, ServiceKnob, CpufreqKnob,
+    UnitCpuAffinityKnob))
 
 
 def knob_for(tree, identity):

@@ -15,7 +15,7 @@ import re
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import NO_FILES, Knob, KnobError
 
-_UNIT = re.compile(r"^[A-Za-z0-9:_.@-]{1,200}\.(service|socket|timer)$")
+UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.@-]{1,200}\.(service|socket|timer)$")
 STATES = {"active": (("active", "inactive"), ("is-active",), {"active": "start", "inactive": "stop"}),
           "enabled": (("enabled", "disabled"), ("is-enabled",), {"enabled": "enable", "disabled": "disable"})}
 
@@ -26,7 +26,7 @@ class ServiceKnob(Knob):
 
     def __init__(self, tree, name):
         unit, dummy, aspect = str(name).rpartition(":")
-        if not _UNIT.match(unit) or aspect not in STATES:
+        if not UNIT_NAME.match(unit) or aspect not in STATES:
             raise KnobError("service %r: expected UNIT:active or UNIT:enabled with a systemd unit name" % (name,))
         Knob.__init__(self, tree, name)
         self.unit, self.aspect = unit, aspect

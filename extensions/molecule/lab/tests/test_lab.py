@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 TUNED = {
     "lab-datacenter": {"net.core.rmem_max": "67108864", "net.ipv4.tcp_rmem": "4096 87380 67108864",
                        "net.core.netdev_max_backlog": "16384", "vm.swappiness": "10",
@@ -11,6 +13,12 @@ TUNED = {
 }
 DISKS = {"lab-datacenter": ("nvme", {"scheduler": "none", "read_ahead_kb": 256, "nr_requests": 64}),
          "lab-edge": ("hdd", {"scheduler": "bfq", "read_ahead_kb": 4096})}
+# The e1000e behind NUMA node 1 of the datacenter VM (inventories/lab/group_vars/datacenter.yml).
+E1000E = "enp130s0"
+IRQ_FILES = ["/etc/hostperf-tuning/irq-affinity.conf", "/usr/local/libexec/hostperf-tuning-irq-affinity",
+             "/etc/systemd/system/hostperf-tuning-irq-affinity.service",
+             "/etc/systemd/system/multi-user.target.d/90-hostperf-tuning-irq-affinity.conf",
+             "/etc/systemd/system/irqbalance.service.d/90-hostperf-tuning.conf"]
 
 
 def name(host):
@@ -66,3 +74,78 @@ def test_persistence_files(host):
 def test_bbr_module(host):
     loaded = "tcp_bbr" in host.file("/proc/modules").content_string
     assert loaded != rolled_back(host)
+
+
+def is_datacenter(host):
+    return name(host) == "lab-datacenter"
+
+
+def ethtool_current(host, flag, key):
+    text = host.check_output("ethtool %s %s", flag, E1000E)
+    if flag == "-g":
+        text = text.split("Current hardware settings:")[1]
+    for line in text.splitlines():
+        if line.split(":")[0].strip() == key:
+            return line.split(":")[1].strip()
+    raise AssertionError("%s not in ethtool %s output" % (key, flag))
+
+
+def nic_irqs(host):
+    irqs = {}
+    for line in host.file("/proc/interrupts").content_string.splitlines()[1:]:
+        fields = line.split()
+        if fields and fields[0].rstrip(":").isdigit() and fields[-1].startswith(E1000E):
+            irqs[fields[-1]] = int(fields[0].rstrip(":"))
+    return irqs
+
+
+def test_nic_rings_and_coalescing(host):
+    if not is_datacenter(host):
+        pytest.skip("the e1000e with settings is the datacenter VM's")
+    nic = pristine(host)["nics"][E1000E]
+    expected = {"RX": str(nic["rings"]["rx"]["current"]), "TX": str(nic["rings"]["tx"]["current"]),
+                "rx-usecs": str(nic["coalesce"]["rx_usecs"])} if rolled_back(host) else {
+        "RX": "1024", "TX": "1024", "rx-usecs": "50"}
+    assert {"RX": ethtool_current(host, "-g", "RX"), "TX": ethtool_current(host, "-g", "TX"),
+            "rx-usecs": ethtool_current(host, "-c", "rx-usecs")} == expected
+    rules = host.file("/etc/udev/rules.d/90-hostperf-tuning-net.rules")
+    assert rules.exists != rolled_back(host)
+    if not rolled_back(host):
+        assert 'ATTR{address}=="%s"' % nic["mac"] in rules.content_string
+
+
+def test_nic_irqs_on_its_own_numa_node_and_irqbalance_leaves_them(host):
+    if not is_datacenter(host):
+        pytest.skip("the NUMA-local NIC is the datacenter VM's")
+    facts = pristine(host)["nics"][E1000E]
+    assert facts["numa_node"] == 1 and facts["local_cpus"] == "2-3"
+    irqs = nic_irqs(host)
+    assert len(irqs) == 3, irqs  # rx, tx and link vectors
+    daemon = host.process.get(comm="irqbalance")
+    assert ("--policyscript=/usr/local/libexec/hostperf-tuning-irq-affinity" in daemon.args) != rolled_back(host)
+    for path in IRQ_FILES:
+        assert host.file(path).exists != rolled_back(host), path
+    if rolled_back(host):
+        return
+    affinity = {irq_name: host.file("/proc/irq/%d/smp_affinity_list" % irq).content_string.strip()
+                for irq_name, irq in irqs.items()}
+    assert affinity == {E1000E + "-rx-0": "2", E1000E + "-tx-0": "2", E1000E: "2-3"}
+    # irqbalance asks the helper about each IRQ: ours are banned, others are not
+    helper = IRQ_FILES[1]
+    assert host.check_output("%s /sys %s", helper, str(irqs[E1000E + "-rx-0"])) == "ban=true"
+    assert host.check_output("%s /sys %s", helper, "1") == ""
+
+
+def test_sshd_pinned_live_without_a_restart(host):
+    if not is_datacenter(host):
+        pytest.skip("the pinned service is the datacenter VM's")
+    main_pid = host.check_output("systemctl show -p MainPID --value ssh.service")
+    allowed = [line.split(":")[1].strip() for line in host.file("/proc/%s/status" % main_pid).content_string
+               .splitlines() if line.startswith("Cpus_allowed_list:")]
+    assert allowed == (["0-3"] if rolled_back(host) else ["0-1"])
+    dropin = host.file("/etc/systemd/system/ssh.service.d/90-hostperf-tuning-cpus.conf")
+    assert dropin.exists != rolled_back(host)
+    assert host.file("/etc/systemd/system/ssh.service.d").exists != rolled_back(host)
+    # systemd itself has loaded the drop-in (daemon-reload ran) and was not restarted to get it
+    assert host.check_output("systemctl show -p CPUAffinity --value ssh.service") == (
+        "" if rolled_back(host) else "0-1")

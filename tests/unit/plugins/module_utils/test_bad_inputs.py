@@ -2,11 +2,7 @@
 
 import pytest
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.journal import Journal
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
-from ansible_collections.hostperf.tuning.plugins.module_utils.runner import tune
-
-from fakekernel import FakeKernelTree, tree_digest
+from fakekernel import FakeKernelTree, assert_refused_unchanged
 
 BAD = [
     # (request, words the message must contain)
@@ -77,14 +73,7 @@ BAD = [
 def test_bad_input_is_refused_with_a_clear_message_and_changes_nothing(host_root, request_, words):
     request_ = dict(request_)
     root = host_root(request_.pop("root", "dc-2socket"))
-    tree = FakeKernelTree(root, loadable={"tcp_bbr"})
-    before = tree_digest(root)
-    with pytest.raises(KnobError) as refused:
-        tune(tree, Journal(tree), request_)
-    for word in words:
-        assert word in str(refused.value)
-    assert tree.writes == []
-    assert tree_digest(root) == before
+    assert_refused_unchanged(FakeKernelTree(root, loadable={"tcp_bbr"}), request_, words)
 
 
 def test_there_are_at_least_thirty():

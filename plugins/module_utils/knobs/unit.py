@@ -1,0 +1,125 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostperf.tuning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The CPUs a systemd service runs on ("unit:nginx.service:cpu_affinity").
+
+The live value is the affinity of every task (thread) in the unit's cgroup,
+changed with sched_setaffinity, so a running service is re-pinned without a
+restart. It persists as a CPUAffinity= drop-in, which systemd applies at the
+next start; systemd reloads after the drop-in changes. A task list whose
+affinities differ reads as "tid=cpus ..." so a rollback puts each thread back.
+A unit that is not running has no live value; only its drop-in changes.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import re
+
+from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import CpuListError, format_cpulist, parse_cpulist
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpus import cpu_set
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.service import UNIT_NAME
+
+DROPIN = "/etc/systemd/system/%s.d/90-hostperf-tuning-cpus.conf"
+_DROPIN = re.compile(r"^/etc/systemd/system/([A-Za-z0-9:_.@-]+)\.d/90-hostperf-tuning-cpus\.conf$")
+CGROUP_TASKS = ("/sys/fs/cgroup%s/cgroup.threads", "/sys/fs/cgroup/systemd%s/tasks")  # v2, then v1's named tree
+NOT_RUNNING = ""
+
+
+class UnitCpuAffinityKnob(Knob):
+    kind = "unit"
+    order = 80
+
+    def __init__(self, tree, name):
+        unit, dummy, aspect = str(name).rpartition(":")
+        if not UNIT_NAME.match(unit) or not unit.endswith(".service") or aspect != "cpu_affinity":
+            raise KnobError("unit %r: expected SERVICE.service:cpu_affinity" % (name,))
+        Knob.__init__(self, tree, name)
+        self.unit = unit
+
+    def _show(self, prop):
+        result = self.tree.run(["systemctl", "show", "-p", prop, "--value", self.unit])
+        return (result.stdout or "").strip() if result.ok else ""
+
+    def validate(self, value):
+        if not self.tree.isdir("/run/systemd/system"):
+            raise KnobError("unit %s: systemd is not running here" % self.unit)
+        if self._show("LoadState") != "loaded":
+            raise KnobError("unit %s: no such unit" % self.unit)
+        return format_cpulist(cpu_set(self.tree, "unit %s: cpu_affinity" % self.unit, value))
+
+    def _tasks(self):
+        cgroup = self._show("ControlGroup")
+        if not cgroup:
+            return []
+        for pattern in CGROUP_TASKS:
+            text = self.tree.read(pattern % cgroup)
+            if text is not None:
+                return [task for task in text.split() if task.isdigit()]
+        return []
+
+    def _affinity(self, task):
+        for line in (self.tree.read("/proc/%s/status" % task) or "").splitlines():
+            if line.startswith("Cpus_allowed_list:"):
+                return format_cpulist(parse_cpulist(line.split(":", 1)[1]))
+        return None
+
+    def read(self):
+        affinities = dict((task, self._affinity(task)) for task in self._tasks())
+        affinities = dict((task, cpus) for task, cpus in affinities.items() if cpus is not None)
+        if not affinities:
+            return NOT_RUNNING
+        if len(set(affinities.values())) == 1:
+            return list(affinities.values())[0]
+        return " ".join("%s=%s" % (task, affinities[task]) for task in sorted(affinities, key=int))
+
+    def write(self, value):
+        if value == NOT_RUNNING:
+            return
+        per_task = dict(item.split("=", 1) for item in value.split()) if "=" in value else None
+        for task in self._tasks():
+            cpus = per_task.get(task) if per_task is not None else value
+            if cpus is None:
+                continue
+            try:
+                self.tree.set_affinity(task, parse_cpulist(cpus))
+            except OSError as exc:
+                if exc.errno != errno.ESRCH:  # a thread that ended meanwhile needs no pinning
+                    raise
+
+    def equal(self, first, second):
+        if NOT_RUNNING in (first, second):
+            return True  # nothing runs: only the drop-in says where it will
+        try:
+            return _normal(first) == _normal(second)
+        except (CpuListError, ValueError):
+            return first == second
+
+
+def _normal(value):
+    if "=" in value:
+        return dict((task, tuple(parse_cpulist(cpus))) for task, cpus in (item.split("=", 1) for item in value.split()))
+    return tuple(parse_cpulist(value))
+
+
+class UnitDropins(Persistence):
+    """One drop-in per unit; systemd reloads after any of them changes."""
+
+    def __init__(self):
+        Persistence.__init__(self, None, None, after_change=(["systemctl", "daemon-reload"],))
+
+    def owns(self, path):
+        return bool(_DROPIN.match(path))
+
+    def render_files(self, entries):
+        files = {}
+        for knob, value, dummy in entries:
+            files[DROPIN % knob.unit] = ("# Managed by hostperf.tuning: changes here are overwritten; roll back with "
+                                         "hostperf.tuning.rollback.\n[Service]\nCPUAffinity=%s\n" % value)
+        return files
+
+
+UnitCpuAffinityKnob.persistence = UnitDropins()
