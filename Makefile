@@ -15,7 +15,7 @@ LAB_TESTS := $(if $(filter 0,$(HOSTPERF_LAB)),,molecule-lab)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(BUILD)
 export ANSIBLE_LOCAL_TEMP := $(CURDIR)/$(BUILD)/tmp
 
-.PHONY: test deps lab-deps unit integration molecule molecule-lab lab lab-up lab-down sanity lint collection build galaxy detect fixtures perf perf-tune perf-plan lock clean
+.PHONY: test deps lab-deps unit integration molecule molecule-lab lab lab-up lab-down sanity lint collection build galaxy detect fixtures perf perf-tune perf-plan golden lock clean
 
 test: unit integration sanity lint galaxy molecule $(LAB_TESTS)
 
@@ -107,6 +107,10 @@ fixtures: collection
 
 perf: collection
 	PYTHONPATH=$(CURDIR)/$(BUILD) $(PY) tests/perf/detect_speed.py
+
+# Rewrite the golden plans of every fixture host under every profile; review the diff.
+golden:
+	HOSTPERF_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/unit/plugins/plugin_utils
 
 # Planning NIC and IRQ settings on the 256-CPU fixture beside planning sysctls alone.
 perf-plan: collection

@@ -26,54 +26,60 @@ IRQBALANCE_UNIT = "irqbalance.service"
 
 
 def place_irqs(tree, requests, desired, notes, errors):
-    """Add irq:N (and nic:IF:xps) settings for each request {interface|device, cpus, xps}."""
+    """Add irq:N (and nic:IF:xps) settings for each request {interface|device, cpus, xps}, reading the host."""
     irqs = detect_irqs(tree)
     names = dict((irq, facts["name"]) for irq, facts in irqs.items())
-    nics = disks = None
-    isolated = set(read_cpulist(tree, CPU_DIR + "/isolated") or [])
+    facts = {"irqs": irqs, "nics": detect_nics(tree, names, use_ethtool=False)[0], "block": detect_block(tree)[0],
+             "online": online_cpus(tree), "isolated": read_cpulist(tree, CPU_DIR + "/isolated") or []}
+    plan_irqs(facts, requests, desired, notes, errors)
+
+
+def plan_irqs(facts, requests, desired, notes, errors):
+    """The same from detected facts ({"irqs", "nics", "block", "online", "isolated"}): the planner's way in."""
+    irqs = facts["irqs"]
     for index, request in enumerate(requests):
         interface, device = request.get("interface"), request.get("device")
         where = "irq_affinity[%d]" % index
         if bool(interface) == bool(device):
             errors.append("%s: give exactly one of interface or device" % where)
             continue
-        if interface:
-            nics = nics if nics is not None else detect_nics(tree, names, use_ethtool=False)[0]
-            owner = nics.get(interface)
-            what = "interface %s" % interface
-        else:
-            disks = disks if disks is not None else detect_block(tree)[0]
-            owner = disks.get(device)
-            what = "disk %s" % device
+        owner = (facts["nics"] if interface else facts["block"]).get(interface or device)
+        what = "interface %s" % interface if interface else "disk %s" % device
         if owner is None:
             errors.append("%s: no such %s (hardware interfaces and whole disks only)" % (where, what))
             continue
-        numbers = [item["irq"] for item in owner["irqs"]] if interface else list(owner["irqs"])
+        numbers = [item["irq"] if isinstance(item, dict) else item for item in owner["irqs"]]
         if not numbers:
             errors.append("%s: %s has no IRQs of its own (virtual, or on a shared legacy IRQ)" % (where, what))
             continue
-        cpus = _cpus(tree, request.get("cpus", "local"), owner.get("local_cpus"), isolated, where, errors)
+        cpus = _cpus(facts, request.get("cpus", "local"), owner.get("local_cpus"), where, errors)
         if not cpus:
             continue
-        managed = [irq for irq in numbers if irqs.get(irq, {}).get("managed")]
+        managed = [irq for irq in numbers if _irq(irqs, irq).get("managed")]
         if managed:
             notes.append("%s: IRQs %s are kernel-managed (%s) and left to the kernel"
-                         % (what, format_cpulist(managed), irqs[managed[0]]["name"]))
+                         % (what, format_cpulist(managed), _irq(irqs, managed[0])["name"]))
         placed = {}
         for irq in numbers:
-            if irq in managed or irq not in irqs:
+            if irq in managed or not _irq(irqs, irq):
                 continue
-            kind, queue = queue_of_irq(irqs[irq]["name"])
+            kind, queue = queue_of_irq(_irq(irqs, irq)["name"])
             placed[irq] = [cpus[queue % len(cpus)]] if queue is not None else cpus
             desired["irq:%d" % irq] = format_cpulist(placed[irq])
         if request.get("xps") and interface:
-            _xps_follows(tree, interface, irqs, placed, desired)
+            _xps_follows(interface, list(owner.get("xps_cpus") or {}), irqs, placed, desired)
 
 
-def _cpus(tree, value, local, isolated, where, errors):
+def _irq(irqs, number):
+    """Facts of an IRQ; Ansible's JSON turns the int keys of detect_irqs into strings."""
+    return irqs.get(number) or irqs.get(str(number)) or {}
+
+
+def _cpus(facts, value, local, where, errors):
+    isolated = set(facts["isolated"])
     if value in ("local", "all"):
         pool = parse_cpulist(local or "") if value == "local" else []
-        pool = pool or online_cpus(tree)
+        pool = pool or list(facts["online"])
         cpus = [cpu for cpu in pool if cpu not in isolated]
         if not cpus:
             errors.append("%s: every %s CPU is isolated" % (where, value))
@@ -85,14 +91,13 @@ def _cpus(tree, value, local, isolated, where, errors):
         return []
 
 
-def _xps_follows(tree, interface, irqs, placed, desired):
+def _xps_follows(interface, queues, irqs, placed, desired):
     """tx-N sends from the CPU that takes queue N's interrupts."""
     by_queue = {}
     for irq, cpus in placed.items():
-        kind, queue = queue_of_irq(irqs[irq]["name"])
+        kind, queue = queue_of_irq(_irq(irqs, irq)["name"])
         if queue is not None and kind in ("tx", "combined"):
             by_queue[queue] = cpus
-    queues = [queue for queue in tree.listdir("/sys/class/net/%s/queues" % interface) if queue.startswith("tx-")]
     if by_queue and queues:
         desired["nic:%s:xps" % interface] = " ".join(
             "%s=%s" % (queue, format_cpulist(by_queue.get(int(queue[3:]), by_queue[min(by_queue)])))

@@ -1,0 +1,99 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostperf.tuning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: plan
+short_description: The settings a profile means for one host, each with its reason and risk
+version_added: 0.1.0
+author:
+  - hostperf.tuning engineers (@hostperf)
+description:
+  - Computes on the controller, from the facts of M(hostperf.tuning.host_facts) and a profile, the value of every
+    setting the profile implies for this host, in the identities M(hostperf.tuning.tune) takes in its C(settings)
+    option. No round trip to the host.
+  - Values depend on the facts, TCP buffer maxima from link speed times a target RTT capped by memory, the backlog
+    from link speed, scheduler and read-ahead per device class, ring sizes from the driver's maximum, IRQ placement
+    from each NIC's NUMA node, BBR and fq only where the kernel has them.
+  - Overrides by identity come last, a value replaces the planned one and null switches a setting off. An override
+    the host cannot take (a scheduler its disk does not offer, a value out of the kernel's range, an unknown kind,
+    a missing device) is listed in C(errors) for that host; nothing is changed by planning.
+options:
+  _input:
+    description: The C(hostperf) facts returned by M(hostperf.tuning.host_facts).
+    type: dict
+    required: true
+  profile:
+    description: Name of a profile (C(datacenter), C(edge), C(latency), C(throughput), C(virtual-guest)) or your own.
+    type: str
+    required: true
+  overrides:
+    description: Settings by identity that replace the plan's values; null switches one off.
+    type: dict
+  profile_paths:
+    description: Directories searched for C(NAME.yml) before the collection's own C(profiles/).
+    type: list
+    elements: path
+  host:
+    description: The host's name, recorded in the plan.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Plan this host with the datacenter profile, one setting overridden, one switched off
+  ansible.builtin.set_fact:
+    hostperf_plan: "{{ ansible_facts.hostperf | hostperf.tuning.plan('datacenter', overrides={
+      'sysctl:vm.swappiness': 5, 'cpufreq:scaling_governor': none}, host=inventory_hostname) }}"
+
+- name: Apply it
+  hostperf.tuning.tune:
+    settings: "{{ hostperf_plan.settings }}"
+  when: hostperf_plan.errors | length == 0
+"""
+
+RETURN = r"""
+_value:
+  description: The plan.
+  type: dict
+  contains:
+    settings:
+      description: Identity to value, what M(hostperf.tuning.tune) takes as C(settings).
+      type: dict
+    entries:
+      description: One per setting, with C(identity), C(value), C(current) (from the facts, null when they do not
+        show it), C(changes), C(reason), C(risk) (low, medium, high) and C(source) (profile or override).
+      type: list
+      elements: dict
+    notes:
+      description: What the profile asked for that this host cannot have, and why (no cpufreq, no fq, ...).
+      type: list
+      elements: str
+    errors:
+      description: Overrides or profile entries this host cannot take; apply nothing while there are any.
+      type: list
+      elements: str
+"""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.hostperf.tuning.plugins.plugin_utils.planner import plan_for_host
+from ansible_collections.hostperf.tuning.plugins.plugin_utils.profiles import ProfileError, load_profile
+
+
+def plan(facts, profile, overrides=None, profile_paths=None, host=None):
+    if not isinstance(facts, dict) or "schema" not in facts:
+        raise AnsibleFilterError("plan: the input must be the hostperf facts of hostperf.tuning.host_facts")
+    try:
+        loaded = load_profile(profile, profile_paths or ())
+    except ProfileError as exc:
+        raise AnsibleFilterError("plan: %s" % exc)
+    return plan_for_host(facts, loaded, overrides, host=host, profile_name=profile)
+
+
+class FilterModule:
+    def filters(self):
+        return {"plan": plan}
