@@ -81,8 +81,24 @@ def _sysctl(plan, facts, key, spec):
     value = spec["value"]
     if isinstance(value, (list, tuple)):
         value = " ".join(str(item) for item in value)
-    plan.add("sysctl:%s" % key, value, _sysctl_current(facts, key), spec.get("reason") or "set by the profile",
-             spec.get("risk", "low"))
+    current = _sysctl_current(facts, key)
+    value, keep = _at_least(value, current)
+    if keep:
+        plan.notes.append("sysctl %s: already %s, at least %s asked; kept" % (key, current, value))
+        return
+    plan.add("sysctl:%s" % key, value, current, spec.get("reason") or "set by the profile", spec.get("risk", "low"))
+
+
+def _at_least(value, current):
+    """tuned's ">N": N, unless the current value is already at least N. -> (value, keep the current one)"""
+    text = str(value).strip()
+    if not text.startswith(">"):
+        return value, False
+    number = text[1:].strip()
+    try:
+        return number, current is not None and int(str(current).split()[-1]) >= int(number)
+    except ValueError:
+        return number, False
 
 
 def _link_speed(facts, assumed):
@@ -188,7 +204,12 @@ def _block(plan, facts, by_class):
                            "kyber": ": latency targets for fast devices"}.get(value, "")
                 if value not in offered:
                     reason += " (module %s is loaded first)" % SCHEDULER_MODULES[value]
-            elif attribute == "read_ahead_kb":
+            value, keep = _at_least(value, disk.get(attribute))
+            if keep:
+                plan.notes.append("%s: %s is already %s, at least %s asked; kept"
+                                  % (name, attribute, disk.get(attribute), value))
+                continue
+            if attribute == "read_ahead_kb":
                 pattern = "sequential streams on a seek-bound disk" if disk.get("class") == "hdd" else "its access pattern"
                 reason += ": read-ahead sized for %s" % pattern
             plan.add(identity, str(value), disk.get(attribute), reason, "low")
@@ -204,6 +225,8 @@ def _nic(plan, facts, spec):
             plan.add("nic:%s:ring:%s" % (name, parameter), str(value), ring.get("current"),
                      "%s ring at %s of the driver's maximum %d: fewer drops in bursts; resets the link when changed"
                      % (parameter, "all" if str(amount) == "max" else amount, ring["max"]), "medium")
+        if spec.get("channels"):
+            _channels(plan, name, nic, spec["channels"])
         coalesce = nic.get("coalesce") or {}
         for parameter, value in sorted((spec.get("coalesce") or {}).items()):
             current = coalesce.get(parameter.replace("-", "_"))
@@ -218,6 +241,22 @@ def _nic(plan, facts, spec):
         requests = [{"interface": name, "cpus": placement, "xps": bool(spec.get("xps"))}
                     for name, nic in sorted((facts.get("nics") or {}).items()) if nic.get("irqs")]
         _irqs(plan, facts, requests, "the NIC's IRQs on %s CPUs, one queue per CPU" % placement)
+
+
+def _channels(plan, name, nic, amount):
+    """Combined channels: one per CPU of the NIC's own node ("local"), or an amount of the driver's maximum."""
+    combined = (nic.get("channels") or {}).get("combined") or {}
+    if not (nic.get("channels") or {}).get("supported") or not combined.get("max"):
+        return
+    if amount == "local":
+        local = len(parse_cpulist(nic.get("local_cpus") or "")) or combined["max"]
+        value = min(local, combined["max"])
+        reason = "one queue per CPU of the NIC's node (%d CPUs, driver maximum %d)" % (local, combined["max"])
+    else:
+        value = _amount(amount, combined["max"])
+        reason = "%s of the driver's maximum %d" % (amount, combined["max"])
+    plan.add("nic:%s:channels:combined" % name, str(value), combined.get("current"),
+             reason + "; re-creates queues and resets the link when changed", "medium")
 
 
 def _irqs(plan, facts, requests, reason):

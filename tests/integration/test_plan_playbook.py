@@ -12,21 +12,53 @@ from conftest import REPO
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="detection reads root-only files")
 
 
-def test_plan_playbook_prints_and_writes_the_plan(tmp_path):
+def ansible_env(tmp_path):
     import ansible_collections.hostperf.tuning as collection
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.dirname(os.path.dirname(collection.__path__[0])),
-               ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_NOCOLOR="1")
-    before = open("/proc/sys/net/ipv4/tcp_rmem").read()
-    proc = subprocess.run(
+    return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.dirname(os.path.dirname(collection.__path__[0])),
+                ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_NOCOLOR="1")
+
+
+def plan_playbook(tmp_path, overrides):
+    return subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
          "-e", json.dumps({"hostperf_profile": "edge", "hostperf_plan_dir": str(tmp_path / "plans"),
-                           "ansible_python_interpreter": sys.executable,
-                           "hostperf_overrides": {"sysctl:vm.swappiness": 33}}),
+                           "ansible_python_interpreter": sys.executable, "hostperf_overrides": overrides}),
          os.path.join(REPO, "playbooks", "plan.yml")],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+        env=ansible_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+        check=False)
+
+
+def test_plan_playbook_prints_and_writes_the_plan(tmp_path):
+    before = open("/proc/sys/net/ipv4/tcp_rmem").read()
+    proc = plan_playbook(tmp_path, {"sysctl:vm.swappiness": 33})
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert "profile edge:" in proc.stdout and "sysctl:vm.swappiness: " in proc.stdout
     plan = json.load(open(str(tmp_path / "plans" / "localhost.json")))
     assert plan["profile"] == "edge" and plan["errors"] == []
     assert plan["settings"]["sysctl:vm.swappiness"] == 33
     assert open("/proc/sys/net/ipv4/tcp_rmem").read() == before
+
+
+def test_what_only_the_host_can_refuse_stops_the_plan_before_any_change(tmp_path):
+    proc = plan_playbook(tmp_path, {"sysctl:net.core.no_such_key": 1})
+    assert proc.returncode != 0
+    assert "net.core.no_such_key" in proc.stdout and "unknown key" in proc.stdout
+
+
+def test_import_tuned_writes_a_profile_the_planner_loads(tmp_path):
+    from ansible_collections.hostperf.tuning.plugins.plugin_utils.profiles import load_profile
+    (tmp_path / "tuned" / "web").mkdir(parents=True)
+    (tmp_path / "tuned" / "web" / "tuned.conf").write_text(
+        "[main]\nsummary=Web tier\n[sysctl]\nnet.core.somaxconn=>8192\n[vm]\ntransparent_hugepages=never\n")
+    proc = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+         "-e", json.dumps({"tuned_profile": "web", "hostperf_tuned_dirs": [str(tmp_path / "tuned")],
+                           "hostperf_profile_dir": str(tmp_path / "profiles")}),
+         os.path.join(REPO, "playbooks", "import-tuned.yml")],
+        env=ansible_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+        check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    text = (tmp_path / "profiles" / "web.yml").read_text()
+    assert "[vm] transparent_hugepages=never" in text
+    profile = load_profile("web", [str(tmp_path / "profiles")])
+    assert profile["sysctl"]["net.core.somaxconn"]["value"] == ">8192"
