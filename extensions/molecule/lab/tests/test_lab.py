@@ -8,8 +8,9 @@ TUNED = {
     "lab-datacenter": {"net.core.rmem_max": "67108864", "net.ipv4.tcp_rmem": "4096 87380 67108864",
                        "net.core.netdev_max_backlog": "16384", "vm.swappiness": "10",
                        "net.ipv4.tcp_congestion_control": "bbr", "net.core.default_qdisc": "fq"},
-    "lab-edge": {"net.ipv4.tcp_rmem": "4096 131072 16777216", "net.ipv4.tcp_slow_start_after_idle": "0",
-                 "vm.dirty_ratio": "10", "net.ipv4.tcp_congestion_control": "bbr", "net.core.default_qdisc": "fq"},
+    # the edge VM's values come from its plan (test_planned_values_are_live), these must be among them
+    "lab-edge": {"net.ipv4.tcp_slow_start_after_idle": "0", "vm.dirty_ratio": "10",
+                 "net.ipv4.tcp_congestion_control": "bbr", "net.core.default_qdisc": "fq"},
 }
 DISKS = {"lab-datacenter": ("nvme", {"scheduler": "none", "read_ahead_kb": 256, "nr_requests": 64}),
          "lab-edge": ("hdd", {"scheduler": "bfq", "read_ahead_kb": 4096})}
@@ -149,3 +150,27 @@ def test_sshd_pinned_live_without_a_restart(host):
     # systemd itself has loaded the drop-in (daemon-reload ran) and was not restarted to get it
     assert host.check_output("systemctl show -p CPUAffinity --value ssh.service") == (
         "" if rolled_back(host) else "0-1")
+
+
+def test_planned_values_are_live(host):
+    """The edge VM is tuned from the edge profile's plan: every planned sysctl and queue value is what it has."""
+    plan_file = host.file("/var/lib/hostperf-molecule/plan.json")
+    if not plan_file.exists:
+        pytest.skip("this VM is tuned by explicit settings, not a profile")
+    plan = json.loads(plan_file.content_string)
+    assert plan["profile"] == "edge" and plan["errors"] == []
+    before = pristine(host)
+    checked = 0
+    for identity, value in plan["settings"].items():
+        kind, dummy, name = identity.partition(":")
+        if kind == "sysctl":
+            expected = before["kernel"]["sysctl"].get(name) if rolled_back(host) else " ".join(str(value).split())
+            if expected is not None:
+                assert sysctl(host, name) == " ".join(str(expected).split()), identity
+                checked += 1
+        elif kind == "block" and not identity.endswith(":scheduler"):
+            disk, attribute = name.split(":")
+            expected = before["block"][disk][attribute] if rolled_back(host) else value
+            assert host.file("/sys/block/%s/queue/%s" % (disk, attribute)).content_string.strip() == str(expected)
+            checked += 1
+    assert checked >= 8, plan["settings"]
