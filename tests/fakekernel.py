@@ -125,14 +125,14 @@ class FakeKernelTree(HostTree):
             unit = args[-1]
             if unit not in self.units:
                 return CommandResult(0, "not-found\n" if args[2] == "LoadState" else "\n")
-            return CommandResult(0, dict(self.units[unit], LoadState="loaded").get(args[2], "") + "\n")
+            return CommandResult(0, dict({"LoadState": "loaded"}, **self.units[unit]).get(args[2], "") + "\n")
         if verb in ("daemon-reload", "try-restart"):
             self.systemctl.append(" ".join(args))
             return CommandResult(0)
         state = self.units.get(unit)
-        if state is None:
-            return CommandResult(4 if verb == "is-active" else 1, "inactive\n" if verb == "is-active" else "",
-                                 "Unit %s could not be found.\n" % unit)
+        if state is None:  # as systemd 252 answers for a unit that does not exist
+            return CommandResult(4, "inactive\n") if verb == "is-active" else CommandResult(
+                1, "", "Failed to get unit file state for %s: No such file or directory\n" % unit)
         if verb in ("is-active", "is-enabled"):
             value = state["active" if verb == "is-active" else "enabled"]
             return CommandResult(0 if value in ("active", "enabled") else 3, value + "\n")

@@ -20,6 +20,12 @@ STATES = {"active": (("active", "inactive"), ("is-active",), {"active": "start",
           "enabled": (("enabled", "disabled"), ("is-enabled",), {"enabled": "enable", "disabled": "disable"})}
 
 
+def unit_property(tree, unit, name):
+    """A property systemd has loaded for a unit ("LoadState", "ControlGroup"), or ""."""
+    result = tree.run(["systemctl", "show", "-p", name, "--value", unit])
+    return (result.stdout or "").strip() if result.ok else ""
+
+
 class ServiceKnob(Knob):
     kind = "service"
     order = 5  # stop a daemon before changing what it would fight over
@@ -37,8 +43,11 @@ class ServiceKnob(Knob):
             raise KnobError("service %s: %s must be %s, not %r" % (self.unit, self.aspect, " or ".join(allowed), value))
         if not self.tree.isdir("/run/systemd/system"):
             raise KnobError("service %s: systemd is not running here" % self.unit)
-        if self.read() == "not-found":
-            raise KnobError("service %s: no such unit" % self.unit)
+        # is-active says "inactive" for a unit that does not exist at all; LoadState tells them apart.
+        load_state = unit_property(self.tree, self.unit, "LoadState")
+        if load_state != "loaded":
+            raise KnobError("service %s: %s" % (self.unit, "is %s" % load_state if load_state not in (
+                "", "not-found") else "no such unit"))
         return value
 
     def read(self):
@@ -47,8 +56,7 @@ class ServiceKnob(Knob):
         state = state[0] if state else ""
         if self.aspect == "active":
             # failed, activating... count as not running, which a stop leaves it as
-            return "active" if state in ("active", "reloading") else (
-                "not-found" if "could not be found" in result.stderr else "inactive")
+            return "active" if state in ("active", "reloading") else "inactive"
         if state in ("", "not-found") or "No such file" in result.stderr:
             return "not-found"
         # masked, static, indirect... are kept as they are, so a rollback can tell them apart

@@ -21,7 +21,7 @@ import re
 from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import CpuListError, format_cpulist, parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpus import cpu_set
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.service import UNIT_NAME
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.service import UNIT_NAME, unit_property
 
 DROPIN = "/etc/systemd/system/%s.d/90-hostperf-tuning-cpus.conf"
 _DROPIN = re.compile(r"^/etc/systemd/system/([A-Za-z0-9:_.@-]+)\.d/90-hostperf-tuning-cpus\.conf$")
@@ -40,19 +40,15 @@ class UnitCpuAffinityKnob(Knob):
         Knob.__init__(self, tree, name)
         self.unit = unit
 
-    def _show(self, prop):
-        result = self.tree.run(["systemctl", "show", "-p", prop, "--value", self.unit])
-        return (result.stdout or "").strip() if result.ok else ""
-
     def validate(self, value):
         if not self.tree.isdir("/run/systemd/system"):
             raise KnobError("unit %s: systemd is not running here" % self.unit)
-        if self._show("LoadState") != "loaded":
+        if unit_property(self.tree, self.unit, "LoadState") != "loaded":
             raise KnobError("unit %s: no such unit" % self.unit)
         return format_cpulist(cpu_set(self.tree, "unit %s: cpu_affinity" % self.unit, value))
 
     def _tasks(self):
-        cgroup = self._show("ControlGroup")
+        cgroup = unit_property(self.tree, self.unit, "ControlGroup")
         if not cgroup:
             return []
         for pattern in CGROUP_TASKS:

@@ -26,7 +26,9 @@ def dc(host_root):
     os.makedirs(root + "/lib/systemd/system")
     with open(root + "/lib/systemd/system/irqbalance.service", "w") as handle:
         handle.write(IRQBALANCE_UNIT)
-    return FakeKernelTree(root, units={"irqbalance.service": {"active": "active", "enabled": "enabled"}})
+    return FakeKernelTree(root, units={"irqbalance.service": {"active": "active", "enabled": "enabled"},
+                                       "tuned.service": {"active": "inactive", "enabled": "masked",
+                                                         "LoadState": "masked"}})
 
 
 def irqs_named(tree, prefix):
@@ -140,6 +142,7 @@ def test_the_boot_helper_applies_by_name_and_bans_only_ours(dc, tmp_path):
     ({"settings": {"service:irqbalance.service:active": "paused"}}, ["active must be active or inactive"]),
     ({"settings": {"service:../x.service:active": "inactive"}}, ["expected UNIT:active"]),
     ({"settings": {"service:nope.service:enabled": "disabled"}}, ["service nope.service: no such unit"]),
+    ({"settings": {"service:tuned.service:enabled": "enabled"}}, ["service tuned.service: is masked"]),
 ])
 def test_bad_irq_requests_change_nothing(dc, request_, words):
     assert_refused_unchanged(dc, request_, words)
