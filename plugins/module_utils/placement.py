@@ -55,24 +55,26 @@ def plan_irqs(facts, requests, desired, notes, errors):
         cpus = _cpus(facts, request.get("cpus", "local"), owner.get("local_cpus"), where, errors)
         if not cpus:
             continue
-        managed = [irq for irq in numbers if _irq(irqs, irq).get("managed")]
+        managed = [irq for irq in numbers if irq_facts(irqs, irq).get("managed")]
         if managed:
             notes.append("%s: IRQs %s are kernel-managed (%s) and left to the kernel"
-                         % (what, format_cpulist(managed), _irq(irqs, managed[0])["name"]))
+                         % (what, format_cpulist(managed), irq_facts(irqs, managed[0])["name"]))
         placed = {}
         for irq in numbers:
-            if irq in managed or not _irq(irqs, irq):
+            found = irq_facts(irqs, irq)
+            if irq in managed or not found:
                 continue
-            kind, queue = queue_of_irq(_irq(irqs, irq)["name"])
+            kind, queue = queue_of_irq(found["name"])
             placed[irq] = [cpus[queue % len(cpus)]] if queue is not None else cpus
             desired["irq:%d" % irq] = format_cpulist(placed[irq])
         if request.get("xps") and interface:
             _xps_follows(interface, list(owner.get("xps_cpus") or {}), irqs, placed, desired)
 
 
-def _irq(irqs, number):
-    """Facts of an IRQ; Ansible's JSON turns the int keys of detect_irqs into strings."""
-    return irqs.get(number) or irqs.get(str(number)) or {}
+def irq_facts(irqs, number):
+    """Facts of an IRQ, or {}; Ansible's JSON turns the int keys of detect_irqs into strings."""
+    text = str(number)
+    return irqs.get(text) or (irqs.get(int(text)) if text.isdigit() else None) or {}
 
 
 def _cpus(facts, value, local, where, errors):
@@ -95,7 +97,7 @@ def _xps_follows(interface, queues, irqs, placed, desired):
     """tx-N sends from the CPU that takes queue N's interrupts."""
     by_queue = {}
     for irq, cpus in placed.items():
-        kind, queue = queue_of_irq(_irq(irqs, irq)["name"])
+        kind, queue = queue_of_irq(irq_facts(irqs, irq)["name"])
         if queue is not None and kind in ("tx", "combined"):
             by_queue[queue] = cpus
     if by_queue and queues:

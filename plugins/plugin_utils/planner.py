@@ -20,7 +20,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import KINDS
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import INT_MAX, LIMITS
 from ansible_collections.hostperf.tuning.plugins.module_utils.names import InvalidName, sysctl_key
-from ansible_collections.hostperf.tuning.plugins.module_utils.placement import plan_irqs
+from ansible_collections.hostperf.tuning.plugins.module_utils.placement import irq_facts, plan_irqs
 
 RISKS = ("low", "medium", "high")
 KERNEL_DEFAULT_TCP_MAX = 6291456  # tcp_rmem's default maximum: never plan below it
@@ -269,9 +269,7 @@ def _irqs(plan, facts, requests, reason):
     irqs = facts.get("irqs") or {}
     for identity, value in sorted(desired.items()):
         if identity.startswith("irq:"):
-            number = identity.split(":")[1]
-            current = (irqs.get(number) or irqs.get(int(number)) or {}).get("affinity")
-            plan.add(identity, value, current, reason, "low")
+            plan.add(identity, value, irq_facts(irqs, identity.split(":")[1]).get("affinity"), reason, "low")
         else:
             plan.add(identity, value, None, "transmit from the CPU that takes the queue's interrupts", "low")
 
@@ -354,7 +352,7 @@ def _check_override(facts, kind, name, value):
         if interface not in (facts.get("nics") or {}) and interface not in (facts.get("virtual_nics") or {}):
             raise ValueError("no interface %s on this host" % interface)
     if kind == "irq":
-        irq = (facts.get("irqs") or {}).get(name) or (facts.get("irqs") or {}).get(int(name) if name.isdigit() else -1)
+        irq = irq_facts(facts.get("irqs") or {}, name)
         if not irq:
             raise ValueError("no IRQ %s on this host" % name)
         if irq.get("managed"):

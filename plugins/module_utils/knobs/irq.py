@@ -60,21 +60,17 @@ class IrqAffinityKnob(Knob):
             raise KnobError("irq %d: no such IRQ" % self.irq)
         return action_names(self.tree, self.irq)
 
-    @property
-    def label(self):
-        names = self._names()
-        return "irq %d (%s)" % (self.irq, names[0]) if names else "irq %d" % self.irq
-
     def validate(self, value):
         names = self._names()
+        label = "irq %d (%s)" % (self.irq, names[0]) if names else "irq %d" % self.irq
         managed, source = is_managed(self.tree, self.irq, names[0] if names else None,
                                      self.tree.isdir(DEBUGFS_IRQS))
         if managed:
             raise KnobError("%s: kernel-managed (by %s), its affinity is the kernel's and cannot be written"
-                            % (self.label, "debugfs" if source == "debugfs" else "its driver"))
+                            % (label, "debugfs" if source == "debugfs" else "its driver"))
         if not names:
-            raise KnobError("%s: no handler, nothing would use this affinity" % self.label)
-        return format_cpulist(cpu_set(self.tree, self.label, value))
+            raise KnobError("%s: no handler, nothing would use this affinity" % label)
+        return format_cpulist(cpu_set(self.tree, label, value))
 
     def read(self):
         text = self.tree.read(self.path)
