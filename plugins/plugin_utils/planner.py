@@ -17,6 +17,7 @@ __metaclass__ = type
 from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import ATTRIBUTES, SCHEDULER_MODULES
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic import amount_of
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import KINDS
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import INT_MAX, LIMITS
 from ansible_collections.hostperf.tuning.plugins.module_utils.names import InvalidName, sysctl_key
@@ -221,7 +222,9 @@ def _nic(plan, facts, spec):
             ring = (nic.get("rings") or {}).get(parameter.replace("-", "_"))
             if not (nic.get("rings") or {}).get("supported") or not ring or not ring.get("max"):
                 continue
-            value = _amount(amount, ring["max"])
+            value = _share(plan, "nic rings %s" % parameter, amount, ring["max"])
+            if value is None:
+                continue
             plan.add("nic:%s:ring:%s" % (name, parameter), str(value), ring.get("current"),
                      "%s ring at %s of the driver's maximum %d: fewer drops in bursts; resets the link when changed"
                      % (parameter, "all" if str(amount) == "max" else amount, ring["max"]), "medium")
@@ -243,6 +246,15 @@ def _nic(plan, facts, spec):
         _irqs(plan, facts, requests, "the NIC's IRQs on %s CPUs, one queue per CPU" % placement)
 
 
+def _share(plan, what, amount, maximum):
+    """A profile's amount of a driver maximum (number, max, %, fraction), never above it; None and an error if bad."""
+    try:
+        return min(amount_of(amount, maximum), maximum)
+    except ValueError:
+        plan.errors.append("profile %s: %r is not a number, max, a percentage or a fraction" % (what, amount))
+        return None
+
+
 def _channels(plan, name, nic, amount):
     """Combined channels: one per CPU of the NIC's own node ("local"), or an amount of the driver's maximum."""
     combined = (nic.get("channels") or {}).get("combined") or {}
@@ -253,7 +265,9 @@ def _channels(plan, name, nic, amount):
         value = min(local, combined["max"])
         reason = "one queue per CPU of the NIC's node (%d CPUs, driver maximum %d)" % (local, combined["max"])
     else:
-        value = _amount(amount, combined["max"])
+        value = _share(plan, "nic channels", amount, combined["max"])
+        if value is None:
+            return
         reason = "%s of the driver's maximum %d" % (amount, combined["max"])
     plan.add("nic:%s:channels:combined" % name, str(value), combined.get("current"),
              reason + "; re-creates queues and resets the link when changed", "medium")
@@ -295,17 +309,6 @@ def _cpu(plan, facts, spec):
                      "%s: %s" % (setting, "full clock for throughput and latency; costs power" if chosen[0] ==
                                  "performance" else "scales with load, first of %s offered" % ", ".join(choices)),
                      "medium" if chosen[0] == "performance" else "low")
-
-
-def _amount(amount, maximum):
-    text = str(amount).strip()
-    if text == "max":
-        return maximum
-    if text.endswith("%"):
-        return int(maximum * float(text[:-1]) / 100)
-    if "." in text:
-        return int(maximum * float(text))
-    return min(int(text), maximum)
 
 
 # -- overrides -----------------------------------------------------------------

@@ -265,23 +265,26 @@ def _on_off(label, value):
     return ON_OFF[key]
 
 
-def _amount(label, value, maximum, low):
-    """An integer, "max", a percentage ("50%") or a fraction (0.5) of the driver's maximum."""
+def amount_of(value, maximum):
+    """An integer, "max", a percentage ("50%") or a fraction (0.5) of maximum, as a number; ValueError if none."""
     text = str(value).strip().lower()
+    if text == "max":
+        return maximum
+    if text.endswith("%"):
+        return int(maximum * float(text[:-1]) / 100)
+    if "." in text:
+        fraction = float(text)
+        if not 0 < fraction <= 1:
+            raise ValueError(text)
+        return int(maximum * fraction)
+    return int(text)
+
+
+def _amount(label, value, maximum, low):
     if isinstance(value, bool):
         raise KnobError("%s: must be a number, max, a percentage or a fraction, not %r" % (label, value))
     try:
-        if text == "max":
-            number = maximum
-        elif text.endswith("%"):
-            number = int(maximum * float(text[:-1]) / 100)
-        elif "." in text:
-            fraction = float(text)
-            if not 0 < fraction <= 1:
-                raise ValueError(text)
-            number = int(maximum * fraction)
-        else:
-            number = int(text)
+        number = amount_of(value, maximum)
     except ValueError:
         raise KnobError("%s: must be a number, max, a percentage or a fraction of the maximum, not %r"
                         % (label, value))

@@ -131,3 +131,10 @@ def test_unknown_and_unsafe_profile_names():
         load_profile("nosuch")
     with pytest.raises(ProfileError, match="not a profile name"):
         load_profile("../../etc/passwd")
+
+
+def test_a_bad_ring_amount_in_a_profile_is_an_error_of_the_plan(facts):
+    plan = plan_for_host(facts("dc-2socket"), {"nic": {"rings": {"rx": "lots", "tx": 1.5}}})
+    assert "profile nic rings rx: 'lots' is not a number, max, a percentage or a fraction" in plan["errors"]
+    assert "profile nic rings tx: 1.5 is not a number, max, a percentage or a fraction" in plan["errors"]
+    assert not any(identity.startswith("nic:") for identity in plan["settings"])
