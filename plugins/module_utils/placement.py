@@ -77,12 +77,15 @@ def irq_facts(irqs, number):
     return irqs.get(text) or (irqs.get(int(text)) if text.isdigit() else None) or {}
 
 
+def usable_cpus(local, online, isolated):
+    """The CPUs of a device's node (a CPU list; every online CPU when unknown), without isolated ones."""
+    isolated = set(isolated)
+    return [cpu for cpu in parse_cpulist(local or "") or list(online) if cpu not in isolated]
+
+
 def _cpus(facts, value, local, where, errors):
-    isolated = set(facts["isolated"])
     if value in ("local", "all"):
-        pool = parse_cpulist(local or "") if value == "local" else []
-        pool = pool or list(facts["online"])
-        cpus = [cpu for cpu in pool if cpu not in isolated]
+        cpus = usable_cpus(local if value == "local" else "", facts["online"], facts["isolated"])
         if not cpus:
             errors.append("%s: every %s CPU is isolated" % (where, value))
         return cpus

@@ -13,7 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import format_cpulist, parse_cpulist
+from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import format_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.block import detect_block
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.cpu import CPU_DIR, read_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.environment import running_processes, unit_enabled
@@ -24,7 +24,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpus import online_cpus
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.module import LOADED
 from ansible_collections.hostperf.tuning.plugins.module_utils.placement import (
-    IRQBALANCE_MODES, irqbalance_settings, place_irqs)
+    IRQBALANCE_MODES, IRQBALANCE_UNIT, irqbalance_settings, place_irqs, usable_cpus)
 
 BLOCK_CLASSES = ("nvme", "ssd", "hdd", "virtual", "emmc", "sdcard", "removable")
 # tune's nic option: per-parameter groups, and single values, by knob group.
@@ -67,7 +67,7 @@ def desired_state(tree, sysctl=None, block=None, kernel_modules=None, tcp_conges
             errors.append("irqbalance %r: must be one of %s" % (irqbalance, ", ".join(IRQBALANCE_MODES)))
         else:
             desired.update(irqbalance_settings(irqbalance, "irqbalance" in running_processes(tree),
-                                               unit_enabled(tree, "irqbalance.service")))
+                                               unit_enabled(tree, IRQBALANCE_UNIT)))
     if tcp_congestion_control or default_qdisc:
         kernel = detect_kernel(tree)
         if tcp_congestion_control:
@@ -142,12 +142,12 @@ def _nic(tree, requests, desired, errors):
 
 
 def _queue_cpus(tree, facts, value):
-    """'local' means the CPUs of the NIC's own NUMA node, without isolated CPUs."""
+    """'local' means the CPUs of the NIC's own NUMA node, without isolated CPUs (with them if nothing else is left)."""
     if value != "local":
         return value
-    local = parse_cpulist((facts or {}).get("local_cpus") or "") or online_cpus(tree)
-    isolated = set(read_cpulist(tree, CPU_DIR + "/isolated") or [])
-    return format_cpulist([cpu for cpu in local if cpu not in isolated] or local)
+    local, online = (facts or {}).get("local_cpus"), online_cpus(tree)
+    return format_cpulist(usable_cpus(local, online, read_cpulist(tree, CPU_DIR + "/isolated") or [])
+                          or usable_cpus(local, online, ()))
 
 
 def in_initial_netns(tree):
