@@ -233,7 +233,7 @@ def restore(tree, settings, snapshots, passes=2):
             outcome["settings"].append({"identity": setting["identity"], "status": "failed", "error": str(exc)})
             outcome["complete"] = False
     knobs.sort(key=lambda item: (item[0].order, item[0].identity))
-    errors = {}
+    errors, now = {}, {}
     for dummy in range(passes):
         errors = {}
         for knob, setting in knobs:
@@ -242,15 +242,16 @@ def restore(tree, settings, snapshots, passes=2):
                     knob.write(setting["before"])
             except (OSError, KnobError) as exc:
                 errors[knob.identity] = _reason(exc)
-        if not errors and all(knob.equal(_read(knob), setting["before"]) for knob, setting in knobs):
+        # Read after the whole pass: a later write may have reset an earlier value.
+        now = dict((knob.identity, _read(knob)) for knob, dummy in knobs)
+        if not errors and all(knob.equal(now[knob.identity], setting["before"]) for knob, setting in knobs):
             break
     for knob, setting in knobs:
-        now = _read(knob)
-        ok = knob.equal(now, setting["before"])
+        ok = knob.equal(now[knob.identity], setting["before"])
         item = {"identity": knob.identity, "before": setting["after"], "after": setting["before"],
                 "status": "restored" if ok else "failed"}
         if not ok:
-            item["error"] = errors.get(knob.identity, "reads %r after restore" % (now,))
+            item["error"] = errors.get(knob.identity, "reads %r after restore" % (now[knob.identity],))
             outcome["complete"] = False
         outcome["settings"].append(item)
     restored = []
