@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 BUILD := .build
 COLLECTION := $(BUILD)/ansible_collections/hostperf/tuning
-APT_PACKAGES := ethtool iproute2 git util-linux kmod podman runc debootstrap
+APT_PACKAGES := ethtool iproute2 git util-linux kmod podman runc debootstrap iperf3
 LAB_APT_PACKAGES := qemu-system-x86 qemu-utils debootstrap e2fsprogs openssh-client
 export CONTAINERS_CONF := $(CURDIR)/tests/lab/containers.conf
 # The VM lab's Molecule scenario is part of `make test`; HOSTPERF_LAB=0 leaves it out (see docs/lab.md).
@@ -15,7 +15,7 @@ LAB_TESTS := $(if $(filter 0,$(HOSTPERF_LAB)),,molecule-lab)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(BUILD)
 export ANSIBLE_LOCAL_TEMP := $(CURDIR)/$(BUILD)/tmp
 
-.PHONY: test deps lab-deps unit integration molecule molecule-lab lab lab-up lab-down sanity lint collection build galaxy detect fixtures perf perf-tune perf-plan golden lock clean
+.PHONY: test deps lab-deps unit integration molecule molecule-lab lab lab-up lab-down sanity lint collection build galaxy detect fixtures perf perf-tune perf-plan perf-gate golden lock clean
 
 test: unit integration sanity lint galaxy molecule $(LAB_TESTS)
 
@@ -76,12 +76,14 @@ lab-up: lab-deps
 lab-down:
 	bash tests/lab/lab.sh down
 
-# The main job on the built-in lab: bring it up, detect every host, show what apply would change
-# (check mode, with diffs), and take the lab down again whatever happened.
+# The main job on the built-in lab: bring it up, detect every host, tune it with proof (tune.yml: the edge VM
+# measurably faster over its WAN and kept, the datacenter VM's harmful override caught and rolled back), and take
+# the lab down again whatever happened. The run's history goes to .build/lab-history.sqlite.
 lab: collection lab-deps
 	status=0; bash tests/lab/lab.sh up && \
 	$(BIN)/ansible-playbook -i inventories/lab playbooks/detect.yml && \
-	$(BIN)/ansible-playbook -i inventories/lab playbooks/apply.yml --check --diff || status=$$?; \
+	$(BIN)/ansible-playbook -i inventories/lab playbooks/tune.yml -e hostperf_history=$(CURDIR)/$(BUILD)/lab-history.sqlite \
+	  || status=$$?; \
 	bash tests/lab/lab.sh down; exit $$status
 
 build: collection
@@ -119,6 +121,10 @@ perf-plan: collection
 # hostperf.tuning.tune against a loop of ansible.posix.sysctl tasks, side by side (root).
 perf-tune: collection
 	$(PY) tests/perf/tune_vs_sysctl.py
+
+# How often the regression gate is wrong, on benchmark samples recorded on the lab (tests/perf/samples/).
+perf-gate: collection
+	PYTHONPATH=$(CURDIR)/$(BUILD) $(PY) tests/perf/gate_rates.py
 
 lock:
 	python3 -m venv $(BUILD)/lock-venv && $(BUILD)/lock-venv/bin/pip install -q -r requirements/test.in

@@ -172,8 +172,8 @@ class HostTree:
             raise OSError(errno.EOPNOTSUPP, "tasks can only be pinned on the live host", "/proc/%s" % task)
         os.sched_setaffinity(int(task), cpus)
 
-    def run(self, argv):
-        """Run a helper (ethtool, modprobe) on the live host, or replay what a capture recorded."""
+    def run(self, argv, timeout=10):
+        """Run a helper (ethtool, modprobe, a benchmark) on the live host, or replay what a capture recorded."""
         if self._commands is not None:
             return self._commands(argv)
         if self._recorded is not None:
@@ -181,15 +181,15 @@ class HostTree:
             if data is None:
                 return CommandResult(127, stderr="not recorded in this capture", missing=True)
             return CommandResult.from_dict(data)
-        return self._execute(argv)
+        return self._execute(argv, timeout)
 
-    def _execute(self, argv):
-        program = _find_program(argv[0])
+    def _execute(self, argv, timeout):
+        program = find_program(argv[0])
         if program is None:
             return CommandResult(127, stderr="%s not found" % argv[0], missing=True)
         try:
             proc = subprocess.run([program] + list(argv[1:]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  universal_newlines=True, timeout=10, check=False,
+                                  universal_newlines=True, timeout=timeout, check=False,
                                   env=dict(os.environ, LC_ALL="C"))
         except (OSError, subprocess.SubprocessError) as exc:
             return CommandResult(126, stderr=str(exc))
@@ -203,7 +203,7 @@ class HostTree:
             return {}
 
 
-def _find_program(name):
+def find_program(name):
     """Ansible may run modules with a PATH that lacks the sbin directories."""
     dirs = os.environ.get("PATH", "").split(os.pathsep) + ["/usr/local/sbin", "/usr/sbin", "/sbin"]
     for directory in dirs:

@@ -9,6 +9,8 @@
 #
 # Hosts: datacenter = 127.0.0.1:2221, edge = 127.0.0.1:2222 (SSH), data network
 # 10.77.0.0/24: hub 10.77.0.1 (namespace hostperf-hub), edge .2, datacenter .3.
+# The hub runs the benchmark peers: iperf3 servers on 5201 (edge) and 5202
+# (datacenter), one each so both hosts can measure at once.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +20,7 @@ HUB=hostperf-hub
 declare -A PORT=([datacenter]=2221 [edge]=2222)
 declare -A TAP=([datacenter]=hp-dc0 [edge]=hp-edge0)
 declare -A MAC=([datacenter]=52:54:00:77:00:03 [edge]=52:54:00:77:00:02)
+IPERF_PORTS=(5201 5202)
 
 log() { echo "lab: $*" >&2; }
 
@@ -93,6 +96,15 @@ wait_for_ssh() {
     return 1
 }
 
+# iperf3 serves one test at a time; the lab gives each VM its own server.
+start_peer() {
+    local port=$1 pidfile=$RUN/iperf3-$1.pid
+    if [[ -s $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+        return
+    fi
+    ip netns exec "$HUB" iperf3 --server --daemon --bind 10.77.0.1 --port "$port" --pidfile "$pidfile"
+}
+
 up() {
     local started=$SECONDS
     bash "$HERE/build-image.sh" >&2
@@ -104,6 +116,7 @@ up() {
         ip -n "$HUB" link set hub0 up
         ip -n "$HUB" link set lo up
     fi
+    for port in "${IPERF_PORTS[@]}"; do start_peer "$port"; done
     for role in datacenter edge; do start_vm "$role"; done
     for role in datacenter edge; do wait_for_ssh "$role"; done
     cat "$RUN"/*/known_hosts > "$RUN/known_hosts"
@@ -121,6 +134,10 @@ down() {
         fi
         ip link del "${TAP[$role]}" 2>/dev/null || true
     done
+    # A process in a namespace outlives the namespace's name: stop the benchmark peers first.
+    for port in "${IPERF_PORTS[@]}"; do
+        [[ -s $RUN/iperf3-$port.pid ]] && kill "$(cat "$RUN/iperf3-$port.pid")" 2>/dev/null || true
+    done
     ip netns del "$HUB" 2>/dev/null || true
     rm -rf "$RUN"
     log "down"
@@ -136,6 +153,13 @@ status() {
         fi
     done
     ip netns list | grep -w "$HUB" || echo "hub: absent"
+    for port in "${IPERF_PORTS[@]}"; do
+        if [[ -s $RUN/iperf3-$port.pid ]] && kill -0 "$(cat "$RUN/iperf3-$port.pid")" 2>/dev/null; then
+            echo "iperf3 server 10.77.0.1:$port: running"
+        else
+            echo "iperf3 server 10.77.0.1:$port: stopped"
+        fi
+    done
 }
 
 case ${1:-} in

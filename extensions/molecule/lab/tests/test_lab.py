@@ -152,6 +152,35 @@ def test_sshd_pinned_live_without_a_restart(host):
         "" if rolled_back(host) else "0-1")
 
 
+def outcome(host):
+    found = host.file("/var/lib/hostperf-molecule/outcome.json")
+    if not found.exists:
+        pytest.skip("playbooks/tune.yml has not run yet")
+    return json.loads(found.content_string)
+
+
+def test_files_are_byte_for_byte_pristine_after_a_rollback(host):
+    if not rolled_back(host):
+        pytest.skip("the host is tuned")
+    now = host.check_output("python3 /var/lib/hostperf-molecule/listing.py")
+    assert now.strip() == host.file("/var/lib/hostperf-molecule/pristine-files.txt").content_string.strip()
+
+
+def test_edge_is_kept_faster_and_the_harmful_override_rolled_back(host):
+    result = outcome(host)
+    metrics = dict((item["metric"], item) for item in result["metrics"])
+    if is_datacenter(host):
+        assert (result["outcome"], result["verdict"]) == ("rolled_back", "regressed"), result["reason"]
+        assert metrics["hub.throughput"]["after_median"] < 0.9 * metrics["hub.throughput"]["baseline_median"]
+        assert rolled_back(host)
+    else:
+        assert (result["outcome"], result["verdict"]) == ("kept", "improved"), result["reason"]
+        assert metrics["wan.throughput"]["after_median"] > 1.1 * metrics["wan.throughput"]["baseline_median"]
+        assert not rolled_back(host)
+        changed = [item["identity"] for item in result["changed"]]
+        assert "sysctl:net.ipv4.tcp_congestion_control" in changed
+
+
 def test_planned_values_are_live(host):
     """The edge VM is tuned from the edge profile's plan: every planned sysctl and queue value is what it has."""
     plan_file = host.file("/var/lib/hostperf-molecule/plan.json")

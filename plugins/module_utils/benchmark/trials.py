@@ -1,0 +1,156 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostperf.tuning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run benchmark suites as repeated, interleaved trials and record the conditions of each.
+
+Trials are interleaved (trial 1 of every suite, then trial 2, ...) so that a
+drift on the host (another tenant, a thermal limit) spreads over all suites
+instead of landing on one. The first ``warmup`` rounds are run and reported
+but are not samples: caches, TCP metrics and CPU frequency settle there.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import random
+import time
+from datetime import datetime, timezone
+
+from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.registry import SUITES
+from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.suite import BenchmarkError, TrialFailed
+from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import find_program
+
+BUSY_RETRIES = 5
+
+
+def build_suites(specs, duration):
+    """Suite objects from the module's suites option; BenchmarkError names the first bad one."""
+    if not isinstance(specs, list):
+        raise BenchmarkError("suites must be a list of suites, each a dict with a type")
+    suites, names = [], set()
+    for spec in specs:
+        if not isinstance(spec, dict) or spec.get("type") not in SUITES:
+            raise BenchmarkError("suite %r: type must be one of %s" % (
+                spec if not isinstance(spec, dict) else spec.get("type"), ", ".join(sorted(SUITES))))
+        suite = SUITES[spec["type"]](spec, duration)
+        if suite.name in names:
+            raise BenchmarkError("suite name %s is used twice; give each suite its own name" % suite.name)
+        names.add(suite.name)
+        suites.append(suite)
+    return suites
+
+
+class Conditions:
+    """Load, CPU frequency and stolen time around a trial, read from /proc and /sys."""
+
+    def __init__(self, tree):
+        self.tree = tree
+
+    def cpu_times(self):
+        line = (self.tree.read("/proc/stat", "") or "").split("\n", 1)[0].split()
+        if not line or line[0] != "cpu":
+            return None
+        values = [int(value) for value in line[1:9]] + [0] * (8 - len(line[1:9]))
+        return values  # user nice system idle iowait irq softirq steal
+
+    def cpu_mhz(self):
+        speeds = []
+        for cpu in self.tree.listdir("/sys/devices/system/cpu"):
+            khz = self.tree.read_int("/sys/devices/system/cpu/%s/cpufreq/scaling_cur_freq" % cpu)
+            if cpu.startswith("cpu") and cpu[3:].isdigit() and khz:
+                speeds.append(khz / 1000.0)
+        if not speeds:
+            for line in (self.tree.read("/proc/cpuinfo", "") or "").splitlines():
+                if line.startswith("cpu MHz"):
+                    speeds.append(float(line.split(":")[1]))
+        return round(sum(speeds) / len(speeds), 1) if speeds else None
+
+    def load1(self):
+        text = self.tree.read("/proc/loadavg", "") or ""
+        return float(text.split()[0]) if text.split() else None
+
+    @staticmethod
+    def shares(before, after):
+        """Busy and stolen CPU time during the trial, in percent of all CPU time."""
+        if not before or not after:
+            return None, None
+        delta = [b - a for a, b in zip(before, after)]
+        total = sum(delta)
+        if total <= 0:
+            return None, None
+        idle = delta[3] + delta[4]
+        return round(100.0 * (total - idle) / total, 1), round(100.0 * delta[7] / total, 1)
+
+
+def run_benchmarks(tree, specs, trials=5, duration=10, warmup=1, pause=1.0, find=find_program,
+                   sleep=time.sleep, clock=time.time):
+    """The module's result: per suite its status, per metric its samples, per trial its conditions."""
+    for option, value, least in (("trials", trials, 2), ("duration", duration, 1), ("warmup", warmup, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise BenchmarkError("%s must be a whole number of at least %d, not %r" % (option, least, value))
+    if pause < 0:
+        raise BenchmarkError("pause must not be negative, not %r" % (pause,))
+    suites = build_suites(specs, duration)
+    status, tools = {}, {}
+    for suite in suites:
+        tool = next((name for name in suite.tools if find(name)), None)
+        if tool is None:
+            status[suite.name] = dict(name=suite.name, type=suite.kind, status="skipped", tool=None,
+                                      reason="%s not installed" % " or ".join(suite.tools))
+        else:
+            tools[suite.name] = tool
+            status[suite.name] = dict(name=suite.name, type=suite.kind, status="ok", tool=tool, reason="")
+    samples = dict((suite.name, []) for suite in suites)
+    warmups = dict((suite.name, []) for suite in suites)
+    conditions = Conditions(tree)
+    records = []
+    try:
+        for round_number in range(warmup + trials):
+            for suite in suites:
+                if status[suite.name]["status"] != "ok":
+                    continue
+                record, values = _one_trial(tree, suite, tools[suite.name], duration, conditions, sleep, clock)
+                record.update(suite=suite.name, trial=round_number + 1 - warmup, warmup=round_number < warmup)
+                records.append(record)
+                if values is None:
+                    status[suite.name].update(status="failed", reason=record["error"])
+                    continue
+                (warmups if round_number < warmup else samples)[suite.name].append(values)
+                if pause:
+                    sleep(pause)
+    finally:
+        for suite in suites:
+            suite.cleanup(tree)
+    metrics = {}
+    for suite in suites:
+        if status[suite.name]["status"] != "ok":
+            continue
+        status[suite.name]["command"] = suite.argv(tools[suite.name], duration)
+        for name, spec in sorted(suite.metric_specs().items()):
+            metrics["%s.%s" % (suite.name, name)] = dict(
+                spec, suite=suite.name, samples=[values[name] for values in samples[suite.name] if name in values],
+                warmup=[values[name] for values in warmups[suite.name] if name in values])
+    return dict(suites=[status[suite.name] for suite in suites], metrics=metrics, trials=records,
+                settings=dict(suites=specs, trials=trials, duration=duration, warmup=warmup, pause=pause))
+
+
+def _one_trial(tree, suite, tool, duration, conditions, sleep, clock):
+    argv = suite.argv(tool, duration)
+    record = dict(started=datetime.fromtimestamp(clock(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  load1=conditions.load1(), cpu_mhz=conditions.cpu_mhz())
+    before, start = conditions.cpu_times(), clock()
+    for attempt in range(BUSY_RETRIES + 1):
+        result = tree.run(argv, timeout=suite.timeout(duration))
+        if not (getattr(suite, "busy", None) and suite.busy(result)) or attempt == BUSY_RETRIES:
+            break
+        # Another host's trial holds the peer's server: wait a trial's length, spread so retries do not collide.
+        sleep(duration * (1 + random.random()))
+    record["seconds"] = round(clock() - start, 2)
+    record["busy_pct"], record["steal_pct"] = conditions.shares(before, conditions.cpu_times())
+    try:
+        values = suite.parse(tool, result)
+    except TrialFailed as exc:
+        record["error"] = str(exc)
+        return record, None
+    return record, values

@@ -1,0 +1,160 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: hostperf.tuning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: benchmark
+short_description: Measure a host with repeated benchmark trials and return the raw samples
+version_added: 0.1.0
+description:
+  - Runs each suite as repeated trials, interleaved across suites, after warm-up rounds that are reported but not
+    counted, and returns every sample with its unit and which direction is better, plus the conditions of each trial
+    (load average, CPU frequency, busy and stolen CPU time).
+  - Judges nothing. Compare a baseline with a later run on the controller with the
+    P(hostperf.tuning.compare#filter) filter, which is what the C(validate) role does.
+  - A suite whose tool is not installed is returned as C(skipped) with the reason; a suite whose trial fails (peer
+    unreachable, tool error) is returned as C(failed) with what the tool said, and its remaining trials are not run.
+    The C(baseline) role installs the tools first when allowed.
+  - The disk suite reads and writes only its own test file in the directory given, removed afterwards; it reads a raw
+    device only with C(allow_device=true), and never writes one.
+author:
+  - hostperf.tuning engineers (@hostperf)
+options:
+  suites:
+    description:
+      - What to measure. Each suite is a dict with a C(type), an optional C(name) (default the type; metrics are named
+        C(name.metric)) and the type's options below.
+      - "C(network): iperf3 TCP throughput to C(peer) (required; a host running C(iperf3 -s)), C(port) (5201),
+        C(streams) (1), C(reverse) (false; true = the peer sends), C(omit) (1, seconds of slow start left out).
+        Metrics C(throughput) (Mbit/s received, gates) and C(retransmits) (reported)."
+      - "C(latency): sockperf ping-pong to C(peer) (required; running C(sockperf server)), C(port) (11111),
+        C(protocol) (tcp or udp), C(message_size) (64). Metrics C(p50) (us, gates), C(p99) and C(average)."
+      - "C(disk): fio on C(directory) (a test file of C(size), default 256M) or C(device) (read only, with
+        C(allow_device=true)); C(iodepth) (32), C(direct) (true). Metrics C(randread_iops), C(seqread_bandwidth)
+        (MB/s; both gate) and C(randread_p99) (us)."
+      - "C(cpu): sysbench cpu, or stress-ng where sysbench is missing; C(threads) (1). Metric C(events_per_second)."
+      - "C(memory): sysbench memory; C(threads) (1), C(block_size) (4K, 64K or 1M). Metric C(bandwidth) (MiB/s)."
+      - "C(custom): C(command), an argument list run without a shell (C({duration}) is replaced by the trial's
+        seconds), printing one number (metric C(value)) or a JSON object of numbers or of
+        C({value, unit, better, gate}); C(unit), C(better) (higher or lower), C(timeout) (600 s)."
+    type: list
+    elements: dict
+    required: true
+  trials:
+    description: Counted trials per suite. The gate needs at least 5 to tell a change from noise.
+    type: int
+    default: 5
+  duration:
+    description: Seconds each trial runs (fio splits them over its random and sequential job).
+    type: int
+    default: 10
+  warmup:
+    description: Rounds run first and reported under C(warmup), not counted as samples.
+    type: int
+    default: 1
+  pause:
+    description: Seconds to wait after each trial, so one trial's tail does not land in the next.
+    type: float
+    default: 1.0
+seealso:
+  - module: hostperf.tuning.tune
+  - plugin: hostperf.tuning.compare
+    plugin_type: filter
+notes:
+  - An iperf3 server runs one test at a time. A trial that finds the peer busy with another host's test waits and
+    retries (up to 5 times); give hosts that benchmark against one peer at the same time their own ports.
+attributes:
+  check_mode:
+    description: Measures in check mode too; it changes no setting, and removes the test file it creates.
+    support: full
+  diff_mode:
+    description: Nothing changes, so there is nothing to diff.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Measure the WAN link to the hub and the local disk
+  hostperf.tuning.benchmark:
+    suites:
+      - type: network
+        name: wan
+        peer: 10.77.0.1
+      - type: disk
+        directory: /var/tmp
+        size: 128M
+    trials: 5
+    duration: 5
+  register: hostperf_baseline
+
+- name: Gate on the application's own benchmark, which prints a JSON object with its figures
+  hostperf.tuning.benchmark:
+    suites:
+      - type: custom
+        name: app
+        command: [/usr/local/bin/app-bench, --seconds, "{duration}"]
+"""
+
+RETURN = r"""
+suites:
+  description: Per suite C(name), C(type), C(status) (ok, skipped, failed), C(tool), C(reason) and the C(command) of one
+    trial.
+  returned: always
+  type: list
+  elements: dict
+metrics:
+  description: Per metric (C(suite.metric)) its C(unit), C(better) (higher or lower), C(gate) (whether the gate judges
+    it), C(samples) (counted trials, in order) and C(warmup) (the warm-up values).
+  returned: always
+  type: dict
+  sample:
+    wan.throughput:
+      unit: Mbit/s
+      better: higher
+      gate: true
+      suite: wan
+      samples: [18.1, 18.4, 17.9, 18.3, 18.2]
+      warmup: [12.5]
+trials:
+  description: Every trial run, warm-up included, with C(suite), C(trial) (0 or less for warm-up), C(warmup),
+    C(started) (UTC), C(seconds), C(load1), C(cpu_mhz), C(busy_pct), C(steal_pct) and C(error) when it failed.
+  returned: always
+  type: list
+  elements: dict
+settings:
+  description: The C(suites), C(trials), C(duration), C(warmup) and C(pause) used, so a later run can repeat them.
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.suite import BenchmarkError
+from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.trials import run_benchmarks
+from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import HostTree
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(
+        suites=dict(type="list", elements="dict", required=True),
+        trials=dict(type="int", default=5),
+        duration=dict(type="int", default=10),
+        warmup=dict(type="int", default=1),
+        pause=dict(type="float", default=1.0),
+    ), supports_check_mode=True)
+    params = module.params
+    try:
+        result = run_benchmarks(HostTree("/"), params["suites"], params["trials"], params["duration"],
+                                params["warmup"], params["pause"])
+    except BenchmarkError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: hostperf.tuning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: history
+short_description: Record tuning runs in the controller's history store, or query it
+version_added: 0.1.0
+description:
+  - Writes to one SQLite file on the controller (WAL mode, so forks record hosts at the same time), created 0600 in
+    a 0700 directory when missing. Runs on the controller whatever the task's host is (an action plugin).
+  - "C(start) opens a run and returns its id; C(host) records one host's outcome: its settings, baseline and after
+    samples with their trial conditions, and the gate's verdicts; C(finish) closes the run with its summary;
+    C(query) runs read-only SQL."
+  - The tables and example queries are in docs/history.md.
+author:
+  - hostperf.tuning engineers (@hostperf)
+options:
+  path:
+    description: The history file on the controller.
+    type: path
+    required: true
+  event:
+    description: What to record, or C(query) to read.
+    type: str
+    required: true
+    choices: [start, host, finish, query]
+  run:
+    description: The run's id. Required for C(host) and C(finish); C(start) makes one when not given.
+    type: str
+  playbook:
+    description: With C(start), the playbook that runs.
+    type: str
+  alpha:
+    description: With C(start), the gate's significance level for this run.
+    type: float
+  min_effect:
+    description: With C(start), the gate's minimum effect for this run.
+    type: float
+  host:
+    description: With C(host), the host recorded; default the task's host.
+    type: str
+  outcome:
+    description: With C(host), how the host ended. Required for C(host).
+    type: str
+    choices: [kept, rolled_back, unchanged, checked, failed, not_reached]
+  profile:
+    description: With C(host), the profile the host was tuned with.
+    type: str
+  wave:
+    description: With C(host), the rollout wave the host was in (1 = canary).
+    type: int
+  transaction:
+    description: With C(host), the transaction id M(hostperf.tuning.tune) returned.
+    type: str
+  reason:
+    description: With C(host), why it ended so, in words.
+    type: str
+  settings:
+    description: With C(host), the C(settings) M(hostperf.tuning.tune) returned; those that changed are recorded.
+    type: list
+    elements: dict
+    default: []
+  baseline:
+    description: With C(host), the registered baseline M(hostperf.tuning.benchmark) result.
+    type: dict
+  after:
+    description: With C(host), the registered result after the change.
+    type: dict
+  comparison:
+    description: With C(host), what P(hostperf.tuning.compare#filter) returned.
+    type: dict
+  status:
+    description: With C(finish), how the run ended (finished, stopped, ...).
+    type: str
+    default: finished
+  summary:
+    description: With C(finish), anything JSON to keep with the run (the end-of-run table).
+    type: raw
+  sql:
+    description: With C(query), one SQL statement, run on a read-only connection.
+    type: str
+  parameters:
+    description: With C(query), values for the statement's C(?) placeholders.
+    type: list
+    elements: raw
+    default: []
+seealso:
+  - module: hostperf.tuning.benchmark
+  - plugin: hostperf.tuning.compare
+    plugin_type: filter
+attributes:
+  check_mode:
+    description: In check mode nothing is recorded; C(query) still reads.
+    support: full
+  diff_mode:
+    description: A record is data, not configuration; there is nothing to diff.
+    support: none
+  action:
+    description: Runs on the controller.
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Open a run
+  hostperf.tuning.history:
+    path: "{{ playbook_dir }}/../history/hostperf.sqlite"
+    event: start
+    playbook: tune.yml
+  register: hostperf_run
+  run_once: true
+
+- name: Hosts rolled back in the last 30 days
+  hostperf.tuning.history:
+    path: "{{ playbook_dir }}/../history/hostperf.sqlite"
+    event: query
+    sql: SELECT host, recorded, reason FROM hosts WHERE outcome = 'rolled_back' AND recorded > date('now', '-30 days')
+  register: hostperf_rolled_back
+  run_once: true
+"""
+
+RETURN = r"""
+run:
+  description: The run's id (made by C(start) when not given).
+  returned: except for query
+  type: str
+rows:
+  description: With C(query), one dict per row, by column name.
+  returned: with query
+  type: list
+  elements: dict
+"""

@@ -1,0 +1,159 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostperf.tuning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The controller's record of every tuning run: one SQLite file in WAL mode.
+
+WAL lets Ansible's forks record their hosts at the same time while a report
+reads. The schema (docs/history.md) is plain tables a person can query with
+the sqlite3 shell; SCHEMA_VERSION says which shape a file has.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import binascii
+import json
+import os
+import sqlite3
+from datetime import datetime, timezone
+
+SCHEMA_VERSION = 1
+OUTCOMES = ("kept", "rolled_back", "unchanged", "checked", "failed", "not_reached")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, started TEXT NOT NULL, finished TEXT, status TEXT NOT NULL,
+    playbook TEXT, alpha REAL, min_effect REAL, summary TEXT);
+CREATE TABLE IF NOT EXISTS hosts (
+    run_id TEXT NOT NULL REFERENCES runs(id), host TEXT NOT NULL, recorded TEXT NOT NULL,
+    wave INTEGER, profile TEXT, transaction_id TEXT, outcome TEXT NOT NULL, verdict TEXT, reason TEXT,
+    PRIMARY KEY (run_id, host));
+CREATE TABLE IF NOT EXISTS settings (
+    run_id TEXT NOT NULL, host TEXT NOT NULL, identity TEXT NOT NULL, before TEXT, after TEXT,
+    PRIMARY KEY (run_id, host, identity));
+CREATE TABLE IF NOT EXISTS samples (
+    run_id TEXT NOT NULL, host TEXT NOT NULL, phase TEXT NOT NULL CHECK (phase IN ('baseline', 'after')),
+    metric TEXT NOT NULL, trial INTEGER NOT NULL, value REAL NOT NULL, unit TEXT, better TEXT);
+CREATE TABLE IF NOT EXISTS trials (
+    run_id TEXT NOT NULL, host TEXT NOT NULL, phase TEXT NOT NULL, suite TEXT NOT NULL, trial INTEGER NOT NULL,
+    started TEXT, seconds REAL, load1 REAL, cpu_mhz REAL, busy_pct REAL, steal_pct REAL, error TEXT);
+CREATE TABLE IF NOT EXISTS verdicts (
+    run_id TEXT NOT NULL, host TEXT NOT NULL, metric TEXT NOT NULL, gate INTEGER NOT NULL, verdict TEXT NOT NULL,
+    baseline_median REAL, after_median REAL, effect REAL, p_value REAL, reason TEXT,
+    PRIMARY KEY (run_id, host, metric));
+CREATE INDEX IF NOT EXISTS samples_by_host ON samples (host, metric);
+CREATE INDEX IF NOT EXISTS hosts_by_host ON hosts (host, recorded);
+"""
+
+
+class HistoryError(Exception):
+    """The store cannot be opened or written; the message names the file."""
+
+
+def now():
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_run_id():
+    return "%s-%s" % (datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
+                      binascii.hexlify(os.urandom(3)).decode("ascii"))
+
+
+class History:
+    """One history file; every write is one SQLite transaction."""
+
+    def __init__(self, path, readonly=False):
+        self.path = os.path.abspath(path)
+        directory = os.path.dirname(self.path)
+        if readonly:
+            try:
+                self.db = sqlite3.connect("file:%s?mode=ro" % self.path, uri=True, timeout=30)
+            except sqlite3.Error as exc:
+                raise HistoryError("history %s: %s" % (self.path, exc))
+            return
+        try:
+            if not os.path.isdir(directory):
+                os.makedirs(directory, 0o700)
+            if not os.path.exists(self.path):
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            self.db = sqlite3.connect(self.path, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            with self.db:
+                self.db.executescript(SCHEMA)
+                found = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                if found is None:
+                    self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                elif int(found[0]) != SCHEMA_VERSION:
+                    raise HistoryError("%s has history schema %s; this collection writes %d"
+                                       % (self.path, found[0], SCHEMA_VERSION))
+        except (OSError, sqlite3.Error) as exc:
+            raise HistoryError("history %s: %s" % (self.path, exc))
+
+    def close(self):
+        self.db.close()
+
+    def _write(self, statements):
+        try:
+            with self.db:
+                for sql, rows in statements:
+                    self.db.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise HistoryError("history %s: %s" % (self.path, exc))
+
+    def start_run(self, run_id, playbook=None, alpha=None, min_effect=None):
+        self._write([("INSERT OR IGNORE INTO runs (id, started, status, playbook, alpha, min_effect) "
+                      "VALUES (?, ?, 'running', ?, ?, ?)", [(run_id, now(), playbook, alpha, min_effect)])])
+
+    def finish_run(self, run_id, status, summary=None):
+        self._write([("UPDATE runs SET finished = ?, status = ?, summary = ? WHERE id = ?",
+                      [(now(), status, json.dumps(summary) if summary is not None else None, run_id)])])
+
+    def record_host(self, run_id, host, outcome, profile=None, wave=None, transaction=None, reason=None,
+                    settings=None, baseline=None, after=None, comparison=None):
+        """Everything one host's tuning produced, replacing what an earlier record of the same run said."""
+        if outcome not in OUTCOMES:
+            raise HistoryError("outcome must be one of %s, not %r" % (", ".join(OUTCOMES), outcome))
+        comparison = comparison or {}
+        keys = (run_id, host)
+        statements = [("DELETE FROM %s WHERE run_id = ? AND host = ?" % table, [keys])
+                      for table in ("hosts", "settings", "samples", "trials", "verdicts")]
+        statements.append(("INSERT INTO hosts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           [(run_id, host, now(), wave, profile, transaction, outcome, comparison.get("verdict"),
+                             reason)]))
+        statements.append(("INSERT INTO settings VALUES (?, ?, ?, ?, ?)",
+                           [(run_id, host, item["identity"], _text(item.get("before")), _text(item.get("after")))
+                            for item in settings or [] if item.get("changed", True)]))
+        for phase, run in (("baseline", baseline), ("after", after)):
+            run = run or {}
+            statements.append(("INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                               [(run_id, host, phase, name, index + 1, float(value), spec.get("unit"),
+                                 spec.get("better"))
+                                for name, spec in sorted((run.get("metrics") or {}).items())
+                                for index, value in enumerate(spec.get("samples") or [])]))
+            statements.append(("INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               [(run_id, host, phase, trial.get("suite"), trial.get("trial"), trial.get("started"),
+                                 trial.get("seconds"), trial.get("load1"), trial.get("cpu_mhz"),
+                                 trial.get("busy_pct"), trial.get("steal_pct"), trial.get("error"))
+                                for trial in run.get("trials") or []]))
+        statements.append(("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           [(run_id, host, item["metric"], int(item.get("gate", True)), item["verdict"],
+                             item.get("baseline_median"), item.get("after_median"), item.get("effect"),
+                             item.get("p_value"), item.get("reason"))
+                            for item in comparison.get("metrics") or []]))
+        self._write(statements)
+
+    def query(self, sql, parameters=()):
+        try:
+            cursor = self.db.execute(sql, parameters)
+            names = [column[0] for column in cursor.description or []]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+        except sqlite3.Error as exc:
+            raise HistoryError("history %s: %s" % (self.path, exc))
+
+
+def _text(value):
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)

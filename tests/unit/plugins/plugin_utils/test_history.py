@@ -1,0 +1,93 @@
+"""The history store: WAL, root-only, one record per host and run, forks writing at once."""
+
+import multiprocessing
+import os
+import sqlite3
+import stat
+
+import pytest
+
+from ansible_collections.hostperf.tuning.plugins.plugin_utils.history import History, HistoryError
+
+BASELINE = {"metrics": {"wan.throughput": {"unit": "Mbit/s", "better": "higher", "samples": [3.1, 3.4, 3.0]}},
+            "trials": [{"suite": "wan", "trial": t, "load1": 0.1, "steal_pct": 0.0} for t in (0, 1, 2, 3)]}
+AFTER = {"metrics": {"wan.throughput": {"unit": "Mbit/s", "better": "higher", "samples": [17.9, 18.2, 18.0]}},
+         "trials": [{"suite": "wan", "trial": t} for t in (1, 2, 3)]}
+COMPARISON = {"verdict": "improved", "metrics": [{"metric": "wan.throughput", "gate": True, "verdict": "improved",
+                                                  "baseline_median": 3.1, "after_median": 18.0, "effect": 4.8,
+                                                  "p_value": 0.05, "reason": "..."}]}
+SETTINGS = [{"identity": "sysctl:net.ipv4.tcp_congestion_control", "before": "cubic", "after": "bbr", "changed": True},
+            {"identity": "sysctl:vm.swappiness", "before": "60", "after": "60", "changed": False},
+            {"identity": "sysctl:net.ipv4.tcp_rmem", "before": [4096, 131072, 6291456],
+             "after": [4096, 131072, 33554432], "changed": True}]
+
+
+def record(path, host, outcome="kept"):
+    history = History(path)
+    history.record_host("run-1", host, outcome, profile="edge", wave=1, transaction="t-" + host, reason="improved",
+                        settings=SETTINGS, baseline=BASELINE, after=AFTER, comparison=COMPARISON)
+    history.close()
+
+
+def test_a_run_is_recorded_and_queryable(tmp_path):
+    path = str(tmp_path / "history" / "hostperf.sqlite")
+    history = History(path)
+    history.start_run("run-1", "tune.yml", 0.01, 0.05)
+    record(path, "edge-1")
+    history.finish_run("run-1", "finished", {"hosts": 1})
+    assert history.query("PRAGMA journal_mode") == [{"journal_mode": "wal"}]
+    assert history.query("SELECT status, summary FROM runs") == [{"status": "finished", "summary": '{"hosts": 1}'}]
+    assert history.query("SELECT identity, before, after FROM settings ORDER BY identity") == [
+        {"identity": "sysctl:net.ipv4.tcp_congestion_control", "before": "cubic", "after": "bbr"},
+        {"identity": "sysctl:net.ipv4.tcp_rmem", "before": "[4096, 131072, 6291456]",
+         "after": "[4096, 131072, 33554432]"}]
+    assert history.query("SELECT phase, count(*) AS n FROM samples GROUP BY phase ORDER BY phase") == [
+        {"phase": "after", "n": 3}, {"phase": "baseline", "n": 3}]
+    assert history.query("SELECT count(*) AS n FROM trials")[0]["n"] == 7
+    assert history.query("SELECT verdict, effect FROM verdicts") == [{"verdict": "improved", "effect": 4.8}]
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+
+
+def test_recording_a_host_again_replaces_its_record(tmp_path):
+    path = str(tmp_path / "h.sqlite")
+    History(path).start_run("run-1")
+    record(path, "edge-1", "kept")
+    record(path, "edge-1", "rolled_back")
+    history = History(path)
+    assert history.query("SELECT outcome FROM hosts") == [{"outcome": "rolled_back"}]
+    assert history.query("SELECT count(*) AS n FROM samples")[0]["n"] == 6
+
+
+def test_forks_record_at_the_same_time(tmp_path):
+    path = str(tmp_path / "h.sqlite")
+    History(path).start_run("run-1")
+    hosts = ["edge-%02d" % number for number in range(24)]
+    with multiprocessing.Pool(6) as pool:
+        pool.starmap(record, [(path, host) for host in hosts])
+    assert History(path).query("SELECT count(*) AS n FROM hosts")[0]["n"] == len(hosts)
+
+
+def test_bad_outcome_and_foreign_schema_are_refused(tmp_path):
+    path = str(tmp_path / "h.sqlite")
+    history = History(path)
+    history.start_run("run-1")
+    with pytest.raises(HistoryError, match="outcome must be one of"):
+        history.record_host("run-1", "edge-1", "fine")
+    history.db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    history.db.commit()
+    with pytest.raises(HistoryError, match="has history schema 99"):
+        History(path)
+
+
+def test_a_host_of_an_unknown_run_is_refused(tmp_path):
+    with pytest.raises(HistoryError, match="FOREIGN KEY"):
+        History(str(tmp_path / "h.sqlite")).record_host("no-such-run", "edge-1", "kept")
+
+
+def test_read_only_query_cannot_write(tmp_path):
+    path = str(tmp_path / "h.sqlite")
+    History(path).start_run("run-1")
+    with pytest.raises(HistoryError, match="readonly"):
+        History(path, readonly=True).query("DELETE FROM runs")
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM runs").fetchone()[0] == 1

@@ -1,0 +1,90 @@
+"""How hosts end a tuning run, when a rollout stops, and the lines the operator reads."""
+
+from ansible_collections.hostperf.tuning.plugins.plugin_utils.rollout import (
+    benchmark_lines, outcome_of, rollout_summary, wave_verdict)
+
+APPLIED = {"changed": True, "transaction": "t-1",
+           "settings": [{"identity": "sysctl:net.ipv4.tcp_congestion_control", "before": "cubic", "after": "bbr",
+                         "changed": True},
+                        {"identity": "sysctl:vm.swappiness", "before": "60", "after": "60", "changed": False}]}
+NOTHING = {"changed": False, "transaction": None, "settings": []}
+
+
+def verdict(name, baseline, after, change):
+    return {"verdict": name, "reasons": ["wan.throughput: ...: " + name],
+            "metrics": [{"metric": "wan.throughput", "unit": "Mbit/s", "gate": True, "verdict": name,
+                         "baseline_median": baseline, "after_median": after, "change": change, "effect": change,
+                         "reason": "wan.throughput: %s -> %s Mbit/s: %s" % (baseline, after, name)},
+                        {"metric": "wan.retransmits", "unit": "segments", "gate": False, "verdict": "regressed",
+                         "reason": "not gating"}]}
+
+
+def test_improved_is_kept_with_its_figures_and_changes():
+    result = outcome_of(APPLIED, verdict("improved", 3.2, 17.6, 4.5), host="edge-1", wave=1, profile="edge")
+    assert result["outcome"] == "kept"
+    assert result["changed"] == [{"identity": "sysctl:net.ipv4.tcp_congestion_control", "before": "cubic",
+                                  "after": "bbr"}]
+    assert [metric["metric"] for metric in result["metrics"]] == ["wan.throughput"]
+    assert result["reason"] == "improved: wan.throughput: 3.2 -> 17.6 Mbit/s: improved"
+
+
+def test_regressed_is_rolled_back():
+    result = outcome_of(APPLIED, verdict("regressed", 900, 95, -0.89))
+    assert result["outcome"] == "rolled_back"
+    assert result["reason"].startswith("regressed, rolled back: wan.throughput: 900 -> 95")
+
+
+def test_a_suite_failing_after_the_change_is_the_reason_given():
+    failed = {"verdict": "regressed", "metrics": [],
+              "reasons": ["suite wan ran in the baseline and failed after: unable to connect to server"]}
+    assert "failed after: unable to connect" in outcome_of(APPLIED, failed)["reason"]
+
+
+def test_unproven_changes_follow_the_policy():
+    unproven = {"verdict": "inconclusive", "metrics": [], "reasons": ["no gating metric was measured on both sides"]}
+    assert outcome_of(APPLIED, unproven)["outcome"] == "rolled_back"
+    assert outcome_of(APPLIED, unproven, unproven="keep")["outcome"] == "kept"
+
+
+def test_nothing_changed_check_mode_and_failure():
+    assert outcome_of(NOTHING)["outcome"] == "unchanged"
+    assert outcome_of(APPLIED, check_mode=True)["reason"] == "check mode: 1 settings would change, nothing measured"
+    failed = outcome_of(APPLIED, failure="host went away", restored=False)
+    assert failed["outcome"] == "failed"
+    assert "hostperf_rollback_target=t-1" in failed["reason"]
+    assert outcome_of({}, failure="plan refused")["reason"] == "plan refused; nothing this run changed is left"
+
+
+def test_wave_stops_only_above_the_share_and_while_hosts_remain():
+    kept, rolled_back = {"outcome": "kept"}, {"outcome": "rolled_back"}
+    result = wave_verdict(["a", "b", "c", "d"], {"a": kept, "b": kept, "c": kept, "d": rolled_back}, ["e"], 2, 25)
+    assert not result["stop"] and result["share"] == 25.0
+    result = wave_verdict(["a", "b"], {"a": kept, "b": None}, ["e", "f"], 3, 25)
+    assert result["stop"] and result["lost"] == ["b"]
+    assert result["message"] == ("wave 3: 1 of 2 hosts regressed, failed or were lost (50%, allowed 25%): lost b; "
+                                 "the rollout stops here, 2 hosts left untouched: e f")
+    last = wave_verdict(["a"], {"a": rolled_back}, [], 2, 0)
+    assert not last["stop"] and last["message"].endswith("it was the last wave")
+
+
+def test_summary_lists_every_target_with_totals():
+    outcomes = [outcome_of(APPLIED, verdict("improved", 3.2, 17.6, 4.5), host="lab-edge", wave=1, profile="edge"),
+                outcome_of(APPLIED, verdict("regressed", 900, 95, -0.894), host="lab-dc", wave=2, profile="datacenter")]
+    lines = rollout_summary(outcomes, hosts=["lab-edge", "lab-dc", "lab-spare"], stopped="wave 2: ...")
+    assert lines[0].split() == ["host", "wave", "profile", "outcome", "changed", "gate"]
+    assert lines[1].split()[:5] == ["lab-edge", "1", "edge", "kept", "1"]
+    assert lines[1].endswith("wan.throughput 3.2 -> 17.6 Mbit/s (+450%) improved")
+    assert lines[2].endswith("wan.throughput 900 -> 95 Mbit/s (-89%) regressed")
+    assert "not_reached" in lines[3] and lines[3].endswith("rollout stopped before this host's wave")
+    assert lines[4] == "3 hosts: 1 kept, 1 not reached, 1 rolled back"
+    assert lines[5] == "rollout stopped: wave 2: ..."
+
+
+def test_benchmark_lines_say_what_did_not_run():
+    result = {"suites": [{"name": "wan", "type": "network", "status": "ok"},
+                         {"name": "rpc", "type": "latency", "status": "skipped", "reason": "sockperf not installed"}],
+              "metrics": {"wan.throughput": {"unit": "Mbit/s", "better": "higher", "gate": True,
+                                             "samples": [17.0, 18.0, 19.0, 18.0, 18.0]}}}
+    assert benchmark_lines(result) == [
+        "rpc (latency): skipped, sockperf not installed",
+        "wan.throughput: median 18 Mbit/s over 5 trials (range 17-19), higher is better"]
