@@ -72,8 +72,9 @@ _value:
     metrics:
       description: Per metric C(metric), C(unit), C(better), C(gate), C(verdict), C(baseline_median), C(after_median),
         C(shift) (Hodges-Lehmann), C(change) (the shift relative to the baseline median), C(effect) (the same, positive
-        = better), C(p_value), C(noise) (baseline spread),
-        C(n_baseline), C(n_after).
+        = better), C(p_value), C(noise) (baseline spread), C(n_baseline), C(n_after), and for gating metrics
+        C(detectable), the smallest slowdown the gate would catch 95% of the time at this noise and trial count
+        (simulated; null when none up to 60%).
       type: list
       elements: dict
 """

@@ -128,14 +128,8 @@ class Engine:
         result["transaction"] = record["id"]
         try:
             self.fault("journaled")
-            for change in changes:
-                if change["changed"]:
-                    self.fault("write " + change["identity"])
-                    try:
-                        change["knob"].write(change["after"])
-                    except OSError as exc:
-                        raise KnobError("%s: the kernel refused %r: %s" % (change["identity"], change["after"],
-                                                                           _reason(exc)))
+            # Files and their hooks first: a running irqbalance is restarted with our policy script before any
+            # IRQ is placed, so it cannot move one between our write and the verify (or after it).
             for change in file_changes:
                 self.fault("file " + change["path"])
                 if change["content"] is None:
@@ -144,6 +138,14 @@ class Engine:
                     mode = 0o600 if change["path"] == self.journal.state_path else _mode(change["path"])
                     files.atomic_write(self.tree, change["path"], change["content"], mode)
             result["hooks"] = after_files_changed(self.tree, [change["path"] for change in file_changes])
+            for change in changes:
+                if change["changed"]:
+                    self.fault("write " + change["identity"])
+                    try:
+                        change["knob"].write(change["after"])
+                    except OSError as exc:
+                        raise KnobError("%s: the kernel refused %r: %s" % (change["identity"], change["after"],
+                                                                           _reason(exc)))
             self.fault("verify")
             self._verify(changes)
         except Exception as exc:  # pylint: disable=broad-except

@@ -17,10 +17,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import math
+import random
 
 DEFAULT_ALPHA = 0.01
 DEFAULT_MIN_EFFECT = 0.05
 EXACT_LIMIT = 40  # pooled samples up to which the U distribution is counted exactly
+MAD_TO_SIGMA = 1.4826  # a normal distribution's standard deviation per median absolute deviation
+SLOWDOWNS = [0.05 * step for step in range(1, 13)]  # what detectable_slowdown tries: 5% .. 60%
+SIMULATIONS = 200
 VERDICTS = ("regressed", "improved", "unchanged", "inconclusive")
 
 
@@ -63,10 +67,10 @@ def rank_sum_tails(baseline, after):
     return _normal_tails(doubled, len(after), observed)
 
 
-def _exact_tails(ranks, size, observed):
-    # ways[k][s]: subsets of k ranks seen so far that sum to s.
+def _rank_sum_counts(ranks, size):
+    """counts[s]: how many ways of choosing `size` of the ranks sum to s."""
     total = sum(ranks)
-    ways = [[0] * (total + 1) for _row in range(size + 1)]
+    ways = [[0] * (total + 1) for _row in range(size + 1)]  # ways[k][s] over the ranks seen so far
     ways[0][0] = 1
     for rank in ranks:
         for k in range(size, 0, -1):
@@ -74,7 +78,11 @@ def _exact_tails(ranks, size, observed):
             for s in range(total - rank, -1, -1):
                 if previous[s]:
                     row[s + rank] += previous[s]
-    counts = ways[size]
+    return ways[size]
+
+
+def _exact_tails(ranks, size, observed):
+    counts = _rank_sum_counts(ranks, size)
     everything = float(sum(counts))
     upper = sum(counts[observed:]) / everything
     lower = sum(counts[:observed + 1]) / everything
@@ -93,6 +101,49 @@ def _normal_tails(ranks, size, observed):
     upper = 0.5 * math.erfc((observed - 0.5 - mean) / deviation / math.sqrt(2))
     lower = 0.5 * math.erfc((mean - observed - 0.5) / deviation / math.sqrt(2))
     return min(upper, 1.0), min(lower, 1.0)
+
+
+def _critical_rank_sum(n_baseline, n_after, alpha):
+    """The largest doubled rank sum of the after group that the test calls worse at alpha (no ties), or None."""
+    ranks = [2 * (position + 1) for position in range(n_baseline + n_after)]
+    if len(ranks) > EXACT_LIMIT:
+        lower = [_normal_tails(ranks, n_after, observed)[1] for observed in range(sum(ranks[:n_after]),
+                                                                                  sum(ranks[-n_after:]) + 1)]
+        below = [index for index, tail in enumerate(lower) if tail < alpha]
+        return sum(ranks[:n_after]) + below[-1] if below else None
+    counts = _rank_sum_counts(ranks, n_after)
+    everything, running, critical = float(sum(counts)), 0, None
+    for total, count in enumerate(counts):
+        running += count
+        if running / everything >= alpha:
+            break
+        if running:
+            critical = total
+    return critical
+
+
+def detectable_slowdown(noise, n_baseline, n_after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT):
+    """The smallest slowdown (of SLOWDOWNS) the gate calls regressed 95% of the time, or None.
+
+    Simulated with trials that scatter normally by the baseline's own robust
+    spread: what the gate can see on this host, before anyone relies on it.
+    """
+    critical = _critical_rank_sum(n_baseline, n_after, alpha)
+    if critical is None:
+        return None
+    sigma = MAD_TO_SIGMA * noise
+    rng = random.Random(20261123)
+    for slowdown in SLOWDOWNS:
+        caught = 0
+        for _run in range(SIMULATIONS):
+            before = [1.0 + rng.gauss(0, sigma) for _trial in range(n_baseline)]
+            after = [(1.0 - slowdown) * (1.0 + rng.gauss(0, sigma)) for _trial in range(n_after)]
+            pooled = sorted([(value, 0) for value in before] + [(value, 1) for value in after])
+            rank_sum = sum(2 * (position + 1) for position, (_value, group) in enumerate(pooled) if group)
+            caught += rank_sum <= critical and hodges_lehmann(before, after) / median(before) <= -min_effect
+        if caught >= 0.95 * SIMULATIONS:
+            return slowdown
+    return None
 
 
 def judge_metric(name, baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT):
@@ -127,9 +178,12 @@ def judge_metric(name, baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_
     result["reason"] = "%s: %s -> %s %s (%+.1f%%, p=%.3f, %s is better): %s" % (
         name, figure(reference), figure(result["after_median"]), result["unit"], 100 * change + 0.0,
         p_value, better, verdict)
+    if result["gate"]:
+        result["detectable"] = detectable_slowdown(noise, len(before_samples), len(after_samples), alpha, min_effect)
     if noise > min_effect and result["gate"]:
-        result["reason"] += "; noisy: baseline trials vary by %.0f%%, more or longer trials would see smaller changes" % (
-            100 * noise)
+        result["reason"] += "; noisy: baseline trials vary by %.0f%%, so with %d trials a side %s" % (
+            100 * noise, len(after_samples), "a slowdown shows only from about %.0f%%" % (100 * result["detectable"])
+            if result["detectable"] else "no slowdown up to 60% is sure to show")
     return result
 
 

@@ -18,7 +18,7 @@ import random
 import sys
 
 from ansible_collections.hostperf.tuning.plugins.plugin_utils.gate import (
-    DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, judge_metric, median, naive_verdict)
+    DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, detectable_slowdown, judge_metric, median, naive_verdict)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRIALS = 5
@@ -103,8 +103,9 @@ def report(path, settings):
             percent(counts["naive_slow"], counts["pairs"])))
     for trials in (TRIALS, 7, 2 * TRIALS):
         found = detectable(list(draws(samples, rng, trials, SCAN_DRAWS)), better, DEFAULT_ALPHA, DEFAULT_MIN_EFFECT)
-        print("  slowdown caught 95%% of the time with %d trials a side: gate %s, naive %s" % (
-            trials, _slowdown(found.get("gate")), _slowdown(found.get("naive"))))
+        print("  slowdown caught 95%% of the time with %d trials a side: gate %s (compare estimates %s), naive %s" % (
+            trials, _slowdown(found.get("gate")), _slowdown(detectable_slowdown(spread, trials, trials)),
+            _slowdown(found.get("naive"))))
 
 
 def _slowdown(value):

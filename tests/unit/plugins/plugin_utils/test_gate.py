@@ -6,7 +6,8 @@ import random
 import pytest
 
 from ansible_collections.hostperf.tuning.plugins.plugin_utils import gate
-from ansible_collections.hostperf.tuning.plugins.plugin_utils.gate import GateError, compare, judge_metric, naive_verdict
+from ansible_collections.hostperf.tuning.plugins.plugin_utils.gate import (
+    GateError, compare, detectable_slowdown, judge_metric, naive_verdict)
 
 
 def brute_force_tails(baseline, after):
@@ -164,3 +165,30 @@ def test_naive_rule_is_one_pair():
     assert naive_verdict(100, 85) == "regressed"
     assert naive_verdict(100, 95) == "unchanged"
     assert naive_verdict(50, 40, better="lower") == "improved"
+
+
+def test_critical_rank_sum_is_what_the_exact_test_allows():
+    assert gate._critical_rank_sum(5, 5, 0.01) == 33  # doubled ranks: U = 0 (30) and U = 1 (32) are below 0.01
+    assert gate._critical_rank_sum(3, 3, 0.01) is None  # the best 3 vs 3 can do is p = 0.05
+    assert gate._critical_rank_sum(25, 25, 0.01) is not None  # normal approximation beyond EXACT_LIMIT
+
+
+@pytest.mark.parametrize("noise,trials,expected", [
+    (0.0, 5, 0.05),  # no noise: exactly the minimum effect
+    (0.017, 5, 0.10),  # like sysbench on bare metal: 10% slowdowns show
+])
+def test_detectable_slowdown_on_steady_metrics(noise, trials, expected):
+    assert detectable_slowdown(noise, trials, trials) == pytest.approx(expected)
+
+
+def test_noise_and_trials_move_what_is_detectable():
+    noisy = detectable_slowdown(0.12, 5, 5)
+    assert noisy > 0.3
+    assert detectable_slowdown(0.12, 10, 10) < noisy
+    assert detectable_slowdown(0.05, 3, 3) is None
+
+
+def test_noisy_metric_says_what_it_can_see():
+    result = judge_metric("wan.throughput", metric([4.2, 3.3, 4.7, 3.8, 6.0]), metric([4.5, 4.2, 9.6, 4.5, 3.6]))
+    assert result["detectable"] is not None and result["detectable"] >= 0.3
+    assert "a slowdown shows only from about" in result["reason"]
