@@ -16,12 +16,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import time
 
 from ansible_collections.hostperf.tuning.plugins.module_utils import files
 from ansible_collections.hostperf.tuning.plugins.module_utils.journal import (
     COMMITTED, INCOMPLETE, PENDING, ROLLED_BACK)
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import KINDS, knob_for
+
+DRIFT_SETTLE = 1.0  # seconds before a drifted value is set again (see Knob.drifts)
 
 
 class TransactionError(Exception):
@@ -166,8 +169,13 @@ class Engine:
         for change in changes:
             if change.get("side_effect"):
                 continue
-            now = change["knob"].read()
-            if not change["knob"].equal(now, change["after"]):
+            knob = change["knob"]
+            now = knob.read()
+            if not knob.equal(now, change["after"]) and knob.drifts:
+                time.sleep(DRIFT_SETTLE)
+                knob.write(change["after"])
+                now = knob.read()
+            if not knob.equal(now, change["after"]):
                 raise KnobError("%s: the kernel kept %r instead of %r" % (change["identity"], now, change["after"]))
 
     # -- rollback ----------------------------------------------------------

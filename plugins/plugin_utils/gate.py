@@ -146,8 +146,11 @@ def detectable_slowdown(noise, n_baseline, n_after, alpha=DEFAULT_ALPHA, min_eff
     return None
 
 
-def judge_metric(name, baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT):
-    """One metric's verdict with the figures behind it; baseline/after are the benchmark's metric dicts."""
+def judge_metric(name, baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT, estimate=True):
+    """One metric's verdict with the figures behind it; baseline/after are the benchmark's metric dicts.
+
+    estimate=False skips the detectable-slowdown simulation (tests/perf/gate_rates.py judges thousands of pairs).
+    """
     better = baseline.get("better", "higher")
     if better not in ("higher", "lower"):
         raise GateError("metric %s: better must be higher or lower, not %r" % (name, better))
@@ -178,9 +181,9 @@ def judge_metric(name, baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_
     result["reason"] = "%s: %s -> %s %s (%+.1f%%, p=%.3f, %s is better): %s" % (
         name, figure(reference), figure(result["after_median"]), result["unit"], 100 * change + 0.0,
         p_value, better, verdict)
-    if result["gate"]:
+    if result["gate"] and estimate:
         result["detectable"] = detectable_slowdown(noise, len(before_samples), len(after_samples), alpha, min_effect)
-    if noise > min_effect and result["gate"]:
+    if noise > min_effect and result["gate"] and estimate:
         result["reason"] += "; noisy: baseline trials vary by %.0f%%, so with %d trials a side %s" % (
             100 * noise, len(after_samples), "a slowdown shows only from about %.0f%%" % (100 * result["detectable"])
             if result["detectable"] else "no slowdown up to 60% is sure to show")

@@ -54,7 +54,7 @@ def detectable(pairs, better, alpha, min_effect):
         for baseline, after in pairs:
             slow = worse(after, better, 1 - slowdown)
             gate_hits += judge_metric("m", dict(spec, samples=baseline), dict(spec, samples=slow), alpha,
-                                      min_effect)["verdict"] == "regressed"
+                                      min_effect, estimate=False)["verdict"] == "regressed"
             naive_hits += naive_verdict(baseline[0], slow[0], better) == "regressed"
         for rule, hits in (("gate", gate_hits), ("naive", naive_hits)):
             if rule not in found and hits >= 0.95 * len(pairs):
@@ -69,9 +69,9 @@ def rates(pairs, better, alpha, min_effect):
         counts["pairs"] += 1
         slow = worse(after, better)
         counts["gate_aa"] += judge_metric("m", dict(spec, samples=baseline), dict(spec, samples=after), alpha,
-                                          min_effect)["verdict"] == "regressed"
+                                          min_effect, estimate=False)["verdict"] == "regressed"
         counts["gate_slow"] += judge_metric("m", dict(spec, samples=baseline), dict(spec, samples=slow), alpha,
-                                            min_effect)["verdict"] == "regressed"
+                                            min_effect, estimate=False)["verdict"] == "regressed"
         counts["naive_aa"] += naive_verdict(baseline[0], after[0], better) == "regressed"
         counts["naive_slow"] += naive_verdict(baseline[0], slow[0], better) == "regressed"
     return counts

@@ -54,6 +54,9 @@ class Knob:
     # scheduler switch resets.
     order = 50
     persistence = None
+    # Another daemon may move this value in the moment after we set it (an irqbalance pass still in flight
+    # while it restarts with our ban): verify sets it once more before calling the kernel's answer final.
+    drifts = False
 
     def __init__(self, tree, name):
         self.tree = tree

@@ -45,6 +45,7 @@ ExecStart=%s apply
 class IrqAffinityKnob(Knob):
     kind = "irq"
     order = 70  # after NIC channels, which re-create queue IRQs
+    drifts = True
 
     def __init__(self, tree, name):
         try:

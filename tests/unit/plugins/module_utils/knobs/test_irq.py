@@ -146,3 +146,31 @@ def test_the_boot_helper_applies_by_name_and_bans_only_ours(dc, tmp_path):
 ])
 def test_bad_irq_requests_change_nothing(dc, request_, words):
     assert_refused_unchanged(dc, request_, words)
+
+
+def test_an_irq_moved_right_after_placement_is_placed_once_more(dc, monkeypatch):
+    """irqbalance's last pass before its restart can move an IRQ we just placed: verify sets it again, once."""
+    from ansible_collections.hostperf.tuning.plugins.module_utils import transaction
+    monkeypatch.setattr(transaction, "DRIFT_SETTLE", 0)
+    irq = irqs_named(dc, "eno1")["eno1-TxRx-1"]
+    original_write, moved = IrqAffinityKnob.write, []
+
+    def write_then_daemon_moves_it(knob, value):
+        original_write(knob, value)
+        if not moved:
+            moved.append(value)
+            with open(dc.path("/proc/irq/%d/smp_affinity_list" % irq), "w") as handle:
+                handle.write("3\n")
+    monkeypatch.setattr(IrqAffinityKnob, "write", write_then_daemon_moves_it)
+    result = tune(dc, Journal(dc), {"settings": {"irq:%d" % irq: "1"}})
+    assert result["changed"] and affinity(dc, irq) == "1"
+
+
+def test_an_irq_that_keeps_moving_fails_the_transaction(dc, monkeypatch):
+    from ansible_collections.hostperf.tuning.plugins.module_utils import transaction
+    from ansible_collections.hostperf.tuning.plugins.module_utils.transaction import TransactionError
+    monkeypatch.setattr(transaction, "DRIFT_SETTLE", 0)
+    irq = irqs_named(dc, "eno1")["eno1-TxRx-1"]
+    monkeypatch.setattr(IrqAffinityKnob, "read", lambda knob: "3" if knob.name == str(irq) else "0")
+    with pytest.raises(TransactionError, match="the kernel kept '3' instead of '1'"):
+        tune(dc, Journal(dc), {"settings": {"irq:%d" % irq: "1"}})
