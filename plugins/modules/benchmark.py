@@ -62,6 +62,28 @@ options:
     description: Seconds to wait after each trial, so one trial's tail does not land in the next.
     type: float
     default: 1.0
+  target_slowdown:
+    description:
+      - The smallest slowdown, as a fraction (V(0.10) = 10%), that the gate must be able to catch on this host.
+        When set, each gating metric's trial-to-trial spread is checked after the counted trials and whole rounds
+        are added until a slowdown of this size would be called regressed in 95% of runs (simulated at that
+        spread with the gate's O(alpha) and O(min_effect)), or O(max_trials) is reached.
+      - Set it for a baseline only. The run after a change repeats the baseline's final count (returned in
+        RV(settings) C(trials)) without sizing, so the count never depends on the comparison it serves.
+      - Unset (the default), exactly O(trials) rounds run.
+    type: float
+  max_trials:
+    description: The most counted trials per suite that O(target_slowdown) may grow the run to.
+    type: int
+    default: 20
+  alpha:
+    description: The gate's significance level the sizing assumes; give the one the comparison will use.
+    type: float
+    default: 0.01
+  min_effect:
+    description: The gate's minimum effect the sizing assumes (a fraction); must be below O(target_slowdown).
+    type: float
+    default: 0.05
 seealso:
   - module: hostperf.tuning.tune
   - plugin: hostperf.tuning.compare
@@ -90,6 +112,15 @@ EXAMPLES = r"""
         size: 128M
     trials: 5
     duration: 5
+  register: hostperf_baseline
+
+- name: A baseline that grows to as many as 20 trials when the host is too noisy to see a 10% slowdown in 5
+  hostperf.tuning.benchmark:
+    suites:
+      - type: cpu
+    trials: 5
+    target_slowdown: 0.10
+    max_trials: 20
   register: hostperf_baseline
 
 - name: Gate on the application's own benchmark, which prints a JSON object with its figures
@@ -127,15 +158,29 @@ trials:
   type: list
   elements: dict
 settings:
-  description: The C(suites), C(trials), C(duration), C(warmup) and C(pause) used, so a later run can repeat them.
+  description: The C(suites), C(trials) (the final count, after any sizing), C(duration), C(warmup) and C(pause)
+    used, so a later run can repeat them.
   returned: always
   type: dict
+sizing:
+  description: What O(target_slowdown) decided. C(trials) run, C(reached) (whether a slowdown of
+    C(target_slowdown) is caught 95% of the time at that count), C(limited_by) (the gating metric that needed the
+    most trials) and its C(noise) (relative median absolute deviation), C(target_slowdown) and C(max_trials).
+  returned: when O(target_slowdown) is set
+  type: dict
+  sample:
+    target_slowdown: 0.1
+    max_trials: 20
+    trials: 11
+    reached: true
+    limited_by: wan.throughput
+    noise: 0.034
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.suite import BenchmarkError
-from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.trials import run_benchmarks
+from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.trials import Sizing, run_benchmarks
 from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import HostTree
 
 
@@ -146,11 +191,16 @@ def main():
         duration=dict(type="int", default=10),
         warmup=dict(type="int", default=1),
         pause=dict(type="float", default=1.0),
+        target_slowdown=dict(type="float"),
+        max_trials=dict(type="int", default=20),
+        alpha=dict(type="float", default=0.01),
+        min_effect=dict(type="float", default=0.05),
     ), supports_check_mode=True)
     params = module.params
+    sizing = Sizing(params["target_slowdown"], params["max_trials"], params["alpha"], params["min_effect"])
     try:
         result = run_benchmarks(HostTree("/"), params["suites"], params["trials"], params["duration"],
-                                params["warmup"], params["pause"])
+                                params["warmup"], params["pause"], sizing)
     except BenchmarkError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)

@@ -17,133 +17,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import math
-import random
 
-DEFAULT_ALPHA = 0.01
-DEFAULT_MIN_EFFECT = 0.05
-EXACT_LIMIT = 40  # pooled samples up to which the U distribution is counted exactly
-MAD_TO_SIGMA = 1.4826  # a normal distribution's standard deviation per median absolute deviation
-SLOWDOWNS = [0.05 * step for step in range(1, 13)]  # what detectable_slowdown tries: 5% .. 60%
-SIMULATIONS = 200
+from ansible_collections.hostperf.tuning.plugins.module_utils.rank_test import (
+    DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, detectable_slowdown, hodges_lehmann, median, rank_sum_tails, spread)
+
 VERDICTS = ("regressed", "improved", "unchanged", "inconclusive")
 
 
 class GateError(ValueError):
     """Samples or options the gate cannot judge; the message names which and why."""
-
-
-def median(values):
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return float(ordered[middle])
-    return (ordered[middle - 1] + ordered[middle]) / 2.0
-
-
-def hodges_lehmann(baseline, after):
-    """The shift after - baseline that the two samples agree on best."""
-    return median([b - a for a in baseline for b in after])
-
-
-def rank_sum_tails(baseline, after):
-    """P(after's rank sum >= observed) and P(<= observed) when nothing changed.
-
-    Ties get mid-ranks; ranks are doubled so they stay integers and the
-    distribution can be counted exactly. Beyond EXACT_LIMIT pooled samples
-    the normal approximation with tie and continuity correction is used.
-    """
-    pooled = sorted([(value, 0) for value in baseline] + [(value, 1) for value in after])
-    doubled = []
-    start = 0
-    while start < len(pooled):
-        end = start
-        while end + 1 < len(pooled) and pooled[end + 1][0] == pooled[start][0]:
-            end += 1
-        doubled.extend([start + end + 2] * (end - start + 1))  # 2 x mid-rank of positions start..end (1-based)
-        start = end + 1
-    observed = sum(rank for rank, (_value, group) in zip(doubled, pooled) if group == 1)
-    if len(pooled) <= EXACT_LIMIT:
-        return _exact_tails(doubled, len(after), observed)
-    return _normal_tails(doubled, len(after), observed)
-
-
-def _rank_sum_counts(ranks, size):
-    """counts[s]: how many ways of choosing `size` of the ranks sum to s."""
-    total = sum(ranks)
-    ways = [[0] * (total + 1) for _row in range(size + 1)]  # ways[k][s] over the ranks seen so far
-    ways[0][0] = 1
-    for rank in ranks:
-        for k in range(size, 0, -1):
-            row, previous = ways[k], ways[k - 1]
-            for s in range(total - rank, -1, -1):
-                if previous[s]:
-                    row[s + rank] += previous[s]
-    return ways[size]
-
-
-def _exact_tails(ranks, size, observed):
-    counts = _rank_sum_counts(ranks, size)
-    everything = float(sum(counts))
-    upper = sum(counts[observed:]) / everything
-    lower = sum(counts[:observed + 1]) / everything
-    return upper, lower
-
-
-def _normal_tails(ranks, size, observed):
-    count = len(ranks)
-    mean = size * sum(ranks) / float(count)
-    spread = sum((rank - sum(ranks) / float(count)) ** 2 for rank in ranks) / (count - 1)
-    variance = size * (count - size) / float(count) * spread
-    if variance == 0:
-        return 1.0, 1.0
-    deviation = math.sqrt(variance)
-    # Doubled ranks move in steps of 1 at the finest (ties): continuity correction of half a step.
-    upper = 0.5 * math.erfc((observed - 0.5 - mean) / deviation / math.sqrt(2))
-    lower = 0.5 * math.erfc((mean - observed - 0.5) / deviation / math.sqrt(2))
-    return min(upper, 1.0), min(lower, 1.0)
-
-
-def _critical_rank_sum(n_baseline, n_after, alpha):
-    """The largest doubled rank sum of the after group that the test calls worse at alpha (no ties), or None."""
-    ranks = [2 * (position + 1) for position in range(n_baseline + n_after)]
-    if len(ranks) > EXACT_LIMIT:
-        lower = [_normal_tails(ranks, n_after, observed)[1] for observed in range(sum(ranks[:n_after]),
-                                                                                  sum(ranks[-n_after:]) + 1)]
-        below = [index for index, tail in enumerate(lower) if tail < alpha]
-        return sum(ranks[:n_after]) + below[-1] if below else None
-    counts = _rank_sum_counts(ranks, n_after)
-    everything, running, critical = float(sum(counts)), 0, None
-    for total, count in enumerate(counts):
-        running += count
-        if running / everything >= alpha:
-            break
-        if running:
-            critical = total
-    return critical
-
-
-def detectable_slowdown(noise, n_baseline, n_after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT):
-    """The smallest slowdown (of SLOWDOWNS) the gate calls regressed 95% of the time, or None.
-
-    Simulated with trials that scatter normally by the baseline's own robust
-    spread: what the gate can see on this host, before anyone relies on it.
-    """
-    critical = _critical_rank_sum(n_baseline, n_after, alpha)
-    if critical is None:
-        return None
-    sigma = MAD_TO_SIGMA * noise
-    rng = random.Random(20261123)
-    for slowdown in SLOWDOWNS:
-        caught = 0
-        for _run in range(SIMULATIONS):
-            before = [1.0 + rng.gauss(0, sigma) for _trial in range(n_baseline)]
-            after = [(1.0 - slowdown) * (1.0 + rng.gauss(0, sigma)) for _trial in range(n_after)]
-            pooled = sorted([(value, 0) for value in before] + [(value, 1) for value in after])
-            rank_sum = sum(2 * (position + 1) for position, (_value, group) in enumerate(pooled) if group)
-            caught += rank_sum <= critical and hodges_lehmann(before, after) / median(before) <= -min_effect
-        if caught >= 0.95 * SIMULATIONS:
-            return slowdown
-    return None
 
 
 def judge_metric(name, baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT, estimate=True):
@@ -188,14 +70,6 @@ def judge_metric(name, baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_
             100 * noise, len(after_samples), "a slowdown shows only from about %.0f%%" % (100 * result["detectable"])
             if result["detectable"] else "no slowdown up to 60% is sure to show")
     return result
-
-
-def spread(samples):
-    """Median absolute deviation relative to the median: how far one trial strays, robust to one outlier."""
-    centre = median(samples)
-    if not centre:
-        return 0.0
-    return median([abs(value - centre) for value in samples]) / abs(centre)
 
 
 def figure(value):

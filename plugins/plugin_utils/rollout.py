@@ -7,7 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.plugin_utils.gate import figure, median
+from ansible_collections.hostperf.tuning.plugins.module_utils.rank_test import median
+from ansible_collections.hostperf.tuning.plugins.plugin_utils.gate import figure
 
 
 def outcome_of(apply_result, verdict=None, unproven="rollback", host=None, wave=1, profile=None, check_mode=False,
@@ -79,6 +80,12 @@ def benchmark_lines(result):
                 name, figure(median(samples)), spec.get("unit", ""), len(samples), figure(min(samples)),
                 figure(max(samples)),
                 spec.get("better"), "" if spec.get("gate", True) else " (reported, not gating)"))
+    sizing = result.get("sizing")
+    if sizing and sizing.get("limited_by"):
+        lines.append("%d trials a side %s a %.0f%% slowdown: %s varies %.1f%% trial to trial%s" % (
+            sizing["trials"], "catch" if sizing["reached"] else "do not reliably catch",
+            100 * sizing["target_slowdown"], sizing["limited_by"], 100 * sizing["noise"],
+            "" if sizing["reached"] else " (max_trials %d reached)" % sizing["max_trials"]))
     return lines
 
 

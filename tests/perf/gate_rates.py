@@ -18,7 +18,8 @@ import random
 import sys
 
 from ansible_collections.hostperf.tuning.plugins.plugin_utils.gate import (
-    DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, detectable_slowdown, judge_metric, median, naive_verdict)
+    DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, judge_metric, naive_verdict)
+from ansible_collections.hostperf.tuning.plugins.module_utils.rank_test import detectable_slowdown, median
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRIALS = 5

@@ -20,6 +20,8 @@ from datetime import datetime, timezone
 from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.registry import SUITES
 from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.suite import BenchmarkError, TrialFailed
 from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import find_program
+from ansible_collections.hostperf.tuning.plugins.module_utils.rank_test import (
+    DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, spread, trials_for)
 
 BUSY_RETRIES = 5
 
@@ -83,14 +85,62 @@ class Conditions:
         return round(100.0 * (total - idle) / total, 1), round(100.0 * delta[7] / total, 1)
 
 
-def run_benchmarks(tree, specs, trials=5, duration=10, warmup=1, pause=1.0, find=find_program,
+class Sizing:
+    """How many trials the gate needs on this host to see a given slowdown.
+
+    After the counted trials, each gating metric's spread says what the gate
+    could catch; while it could not catch ``target`` and ``most`` allows,
+    more rounds are run. Only the baseline does this: it decides the count
+    before the host changes, and the run after repeats that count blind, so
+    sizing never looks at the comparison it serves.
+    """
+
+    def __init__(self, target, most, alpha, min_effect):
+        self.target, self.most, self.alpha, self.min_effect = target, most, alpha, min_effect
+
+    def validate(self, trials):
+        if self.target is None:
+            return
+        if isinstance(self.target, bool) or not isinstance(self.target, (int, float)) or not 0 < self.target < 1:
+            raise BenchmarkError("target_slowdown must be a fraction between 0 and 1 (0.10 = 10%%), not %r"
+                                 % (self.target,))
+        if isinstance(self.most, bool) or not isinstance(self.most, int) or self.most < trials:
+            raise BenchmarkError("max_trials must be a whole number of at least trials (%d), not %r"
+                                 % (trials, self.most))
+        if not 0 < self.alpha < 1:
+            raise BenchmarkError("alpha must be between 0 and 1, not %r" % (self.alpha,))
+        if not 0 <= self.min_effect < self.target:
+            raise BenchmarkError("min_effect must be from 0 up to target_slowdown (%r), not %r: the gate ignores "
+                                 "changes smaller than min_effect" % (self.target, self.min_effect))
+
+    def rounds_needed(self, metrics, rounds):
+        """(trials a side every gating metric needs, or None beyond most; the metric that needs most; its spread)."""
+        counts = []
+        for name, metric in sorted(metrics.items()):
+            if metric["gate"] and len(metric["samples"]) >= 2:
+                scatter = spread(metric["samples"])
+                count = trials_for(scatter, self.target, rounds, self.most, self.alpha, self.min_effect)
+                counts.append((count is None, count or rounds, scatter, name))
+        if not counts:
+            return rounds, None, 0.0
+        unreachable, count, scatter, name = max(counts)
+        return (None if unreachable else count), name, scatter
+
+
+def run_benchmarks(tree, specs, trials=5, duration=10, warmup=1, pause=1.0, sizing=None, find=find_program,
                    sleep=time.sleep, clock=time.time):
-    """The module's result: per suite its status, per metric its samples, per trial its conditions."""
+    """The module's result: per suite its status, per metric its samples, per trial its conditions.
+
+    With sizing (a Sizing), rounds are added after ``trials`` until the gate
+    can see sizing.target on every gating metric, or sizing.most is reached.
+    """
     for option, value, least in (("trials", trials, 2), ("duration", duration, 1), ("warmup", warmup, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise BenchmarkError("%s must be a whole number of at least %d, not %r" % (option, least, value))
     if pause < 0:
         raise BenchmarkError("pause must not be negative, not %r" % (pause,))
+    sizing = sizing or Sizing(None, None, DEFAULT_ALPHA, DEFAULT_MIN_EFFECT)
+    sizing.validate(trials)
     suites = build_suites(specs, duration)
     status, tools = {}, {}
     for suite in suites:
@@ -105,8 +155,9 @@ def run_benchmarks(tree, specs, trials=5, duration=10, warmup=1, pause=1.0, find
     warmups = dict((suite.name, []) for suite in suites)
     conditions = Conditions(tree)
     records = []
-    try:
-        for round_number in range(warmup + trials):
+
+    def run_rounds(first, last):
+        for round_number in range(first, last):
             for suite in suites:
                 if status[suite.name]["status"] != "ok":
                     continue
@@ -119,9 +170,31 @@ def run_benchmarks(tree, specs, trials=5, duration=10, warmup=1, pause=1.0, find
                 (warmups if round_number < warmup else samples)[suite.name].append(values)
                 if pause:
                     sleep(pause)
+
+    rounds, needed, noisiest, noise = trials, trials, None, 0.0
+    try:
+        run_rounds(0, warmup + trials)
+        while sizing.target is not None:
+            needed, noisiest, noise = sizing.rounds_needed(
+                _metrics(suites, status, tools, samples, warmups, duration), rounds)
+            goal = sizing.most if needed is None else needed
+            if goal <= rounds or any(item["status"] == "failed" for item in status.values()):
+                break
+            run_rounds(warmup + rounds, warmup + goal)
+            rounds = goal
     finally:
         for suite in suites:
             suite.cleanup(tree)
+    result = dict(suites=[status[suite.name] for suite in suites],
+                  metrics=_metrics(suites, status, tools, samples, warmups, duration), trials=records,
+                  settings=dict(suites=specs, trials=rounds, duration=duration, warmup=warmup, pause=pause))
+    if sizing.target is not None:
+        result["sizing"] = dict(target_slowdown=sizing.target, max_trials=sizing.most, trials=rounds,
+                                reached=needed is not None, limited_by=noisiest, noise=round(noise, 4))
+    return result
+
+
+def _metrics(suites, status, tools, samples, warmups, duration):
     metrics = {}
     for suite in suites:
         if status[suite.name]["status"] != "ok":
@@ -131,8 +204,7 @@ def run_benchmarks(tree, specs, trials=5, duration=10, warmup=1, pause=1.0, find
             metrics["%s.%s" % (suite.name, name)] = dict(
                 spec, suite=suite.name, samples=[values[name] for values in samples[suite.name] if name in values],
                 warmup=[values[name] for values in warmups[suite.name] if name in values])
-    return dict(suites=[status[suite.name] for suite in suites], metrics=metrics, trials=records,
-                settings=dict(suites=specs, trials=trials, duration=duration, warmup=warmup, pause=pause))
+    return metrics
 
 
 def _one_trial(tree, suite, tool, duration, conditions, sleep, clock):

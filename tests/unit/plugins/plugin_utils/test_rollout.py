@@ -88,3 +88,13 @@ def test_benchmark_lines_say_what_did_not_run():
     assert benchmark_lines(result) == [
         "rpc (latency): skipped, sockperf not installed",
         "wan.throughput: median 18 Mbit/s over 5 trials (range 17-19), higher is better"]
+
+
+def test_benchmark_lines_say_whether_the_trial_count_can_see_the_target():
+    metrics = {"wan.throughput": {"unit": "Mbit/s", "better": "higher", "gate": True, "samples": [4.0, 5.0, 3.0]}}
+    sized = {"metrics": metrics, "sizing": dict(target_slowdown=0.1, max_trials=20, trials=14, reached=True,
+                                                limited_by="wan.throughput", noise=0.041)}
+    assert benchmark_lines(sized)[-1] == "14 trials a side catch a 10% slowdown: wan.throughput varies 4.1% trial to trial"
+    sized["sizing"].update(trials=20, reached=False, noise=0.151)
+    assert benchmark_lines(sized)[-1] == ("20 trials a side do not reliably catch a 10% slowdown: wan.throughput varies "
+                                          "15.1% trial to trial (max_trials 20 reached)")

@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.disk import TEST_FILE
 from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.suite import BenchmarkError
-from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.trials import run_benchmarks
+from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.trials import Sizing, run_benchmarks
 from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import CommandResult, HostTree
 
 # Trimmed from what the tools printed on Debian 12 (iperf3 3.12, sockperf 3.7, fio 3.33, sysbench 1.0.20).
@@ -193,6 +193,10 @@ def test_disk_test_file_is_removed_and_device_needs_permission(proc):
     ([dict(type="cpu")], dict(trials=1), "trials must be a whole number of at least 2"),
     ([dict(type="cpu")], dict(duration=0), "duration must be a whole number of at least 1"),
     ("cpu", {}, "suites must be a list"),
+    ([dict(type="cpu")], dict(sizing=Sizing(1.5, 20, 0.01, 0.05)), "target_slowdown must be a fraction"),
+    ([dict(type="cpu")], dict(sizing=Sizing(0.1, 2, 0.01, 0.05)), "max_trials must be a whole number of at least"),
+    ([dict(type="cpu")], dict(sizing=Sizing(0.1, 20, 0.01, 0.2)), "min_effect must be from 0 up to target_slowdown"),
+    ([dict(type="cpu")], dict(sizing=Sizing(0.1, 20, 1.0, 0.05)), "alpha must be between 0 and 1"),
 ])
 def test_bad_input_is_refused_before_anything_runs(proc, specs, options, words):
     tools = FakeTools({})
@@ -200,3 +204,46 @@ def test_bad_input_is_refused_before_anything_runs(proc, specs, options, words):
         bench(proc, tools, specs, **options)
     assert words in str(raised.value)
     assert tools.calls == []
+
+
+def cpu_series(values):
+    """sysbench printing values in turn; app-bench, a steady custom benchmark, grows with it."""
+    series = iter(values)
+    return FakeTools({"sysbench": lambda argv: CommandResult(0, "events per second:  %.2f\n" % next(series)),
+                      "app-bench": CommandResult(0, "1234.5\n")})
+
+
+def test_sizing_keeps_the_count_on_a_quiet_host(proc):
+    tools = cpu_series([4500.0] + [4600.0 + step for step in (0, 20, -20, 10, -10)])  # 0.2% spread
+    result = bench(proc, tools, [dict(type="cpu")], trials=5, sizing=Sizing(0.10, 20, 0.01, 0.05))
+    assert len(result["metrics"]["cpu.events_per_second"]["samples"]) == 5
+    assert result["settings"]["trials"] == 5
+    assert result["sizing"] == dict(target_slowdown=0.10, max_trials=20, trials=5, reached=True,
+                                    limited_by="cpu.events_per_second", noise=pytest.approx(10 / 4600.0, abs=1e-4))
+
+
+def test_sizing_adds_rounds_until_the_slowdown_shows(proc):
+    # 3.5% spread: 5 trials a side see 15%, not 10% (rank_test.trials_for says how many do).
+    wobble = [1.0, 1.035, 0.965, 1.0, 1.035, 0.965, 1.02, 0.98]
+    tools = cpu_series([4000.0] + [4000.0 * wobble[i % len(wobble)] for i in range(40)])
+    result = bench(proc, tools, [dict(type="cpu"), dict(type="custom", name="app", command=["app-bench"])],
+                   trials=5, sizing=Sizing(0.10, 20, 0.01, 0.05))
+    grown = result["settings"]["trials"]
+    assert 5 < grown < 20 and result["sizing"]["reached"] is True
+    assert len(result["metrics"]["cpu.events_per_second"]["samples"]) == grown
+    assert len(result["metrics"]["app.value"]["samples"]) == grown  # every suite, so the after run repeats one count
+    assert [record["trial"] for record in result["trials"] if record["suite"] == "cpu"] == list(range(0, grown + 1))
+
+
+def test_sizing_stops_at_max_trials_and_says_the_target_is_out_of_reach(proc):
+    tools = cpu_series([600.0] + [600.0 * (1.15 if i % 3 == 0 else 0.9 if i % 3 == 1 else 1.0) for i in range(40)])
+    result = bench(proc, tools, [dict(type="cpu")], trials=5, sizing=Sizing(0.10, 12, 0.01, 0.05))
+    assert result["settings"]["trials"] == 12
+    assert result["sizing"]["reached"] is False and result["sizing"]["limited_by"] == "cpu.events_per_second"
+    assert result["sizing"]["noise"] > 0.05
+
+
+def test_no_sizing_runs_exactly_the_trials_and_says_nothing_of_it(proc):
+    tools = cpu_series([600.0] + [600.0 * (1.15 if i % 3 == 0 else 0.9) for i in range(40)])
+    result = bench(proc, tools, [dict(type="cpu")], trials=5)
+    assert result["settings"]["trials"] == 5 and "sizing" not in result
