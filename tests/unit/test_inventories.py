@@ -8,7 +8,7 @@ import yaml
 
 from conftest import REPO
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.trials import build_suites
+from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.trials import Sizing, build_suites
 from ansible_collections.hostperf.tuning.plugins.plugin_utils.profiles import load_profile
 
 INVENTORIES = ["edge", "datacenter", "lab"]
@@ -45,3 +45,10 @@ def test_inventory_is_usable(name):
             assert waves[0] == 1, "%s: the first wave is one canary host" % group
             assert all(isinstance(w, int) or str(w).rstrip("%").isdigit() for w in waves)
     assert suites_seen, "%s measures something" % name
+    merged = dict(groups.get("all", {}))
+    for group, variables in groups.items():
+        settings = dict(merged, **variables)
+        # The baseline role's defaults: sizing to a 10% slowdown, up to 10 trials, the gate's alpha and min_effect.
+        Sizing(settings.get("hostperf_baseline_target_slowdown", 0.10), settings.get("hostperf_baseline_max_trials", 10),
+               settings.get("hostperf_validate_alpha", 0.01), settings.get("hostperf_validate_min_effect", 0.05),
+               ).validate(settings.get("hostperf_baseline_trials", 5))

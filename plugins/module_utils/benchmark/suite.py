@@ -13,6 +13,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import CpuListError, format_cpulist, parse_cpulist
+
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 _HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:_-]{0,252}$")
 
@@ -46,11 +48,12 @@ class Suite:
         self.name = spec.get("name") or self.kind
         if not _NAME.match(self.name):
             raise BenchmarkError("suite name %r: letters, digits, '_' and '-', starting with a letter" % (self.name,))
-        unknown = sorted(set(spec) - set(self.options) - {"name", "type"})
+        unknown = sorted(set(spec) - set(self.options) - {"name", "type", "cpus"})
         if unknown:
             raise BenchmarkError("suite %s (%s): unknown option(s) %s; it takes %s" % (
                 self.name, self.kind, ", ".join(unknown), ", ".join(sorted(self.options)) or "none"))
         self.duration = duration
+        self.cpus = self._cpus(spec.get("cpus"))
         self.params = {}
         for option, (kind, default) in self.options.items():
             value = spec.get(option)
@@ -83,8 +86,29 @@ class Suite:
             return value
         return value
 
+    def _cpus(self, value):
+        """The CPU list every trial is pinned to (taskset), normalised; None when the scheduler may move it."""
+        if value is None or value == "":
+            return None
+        try:
+            cpus = parse_cpulist(str(value))
+        except CpuListError as exc:
+            raise BenchmarkError("suite %s (%s): cpus: %s" % (self.name, self.kind, exc))
+        if not cpus:
+            raise BenchmarkError("suite %s (%s): cpus %r names no CPU" % (self.name, self.kind, value))
+        return format_cpulist(cpus)
+
     def check(self):
         """Further validation of the options together; raise BenchmarkError."""
+
+    def required_programs(self, tool):
+        """What must be installed besides the tool: taskset when trials are pinned."""
+        return ["taskset"] if self.cpus else []
+
+    def command(self, tool, duration):
+        """One trial's argument list, pinned to the suite's CPUs when it has any."""
+        argv = self.argv(tool, duration)
+        return ["taskset", "--cpu-list", self.cpus] + argv if self.cpus else argv
 
     def fail(self, message):
         raise BenchmarkError("suite %s (%s): %s" % (self.name, self.kind, message))

@@ -110,8 +110,8 @@ class Sizing:
         if not 0 < self.alpha < 1:
             raise BenchmarkError("alpha must be between 0 and 1, not %r" % (self.alpha,))
         if not 0 <= self.min_effect < self.target:
-            raise BenchmarkError("min_effect must be from 0 up to target_slowdown (%r), not %r: the gate ignores "
-                                 "changes smaller than min_effect" % (self.target, self.min_effect))
+            raise BenchmarkError("min_effect must be at least 0 and below target_slowdown (%r), not %r: the gate "
+                                 "never calls a change smaller than min_effect regressed" % (self.target, self.min_effect))
 
     def rounds_needed(self, metrics, rounds):
         """(trials a side every gating metric needs, or None beyond most; the metric that needs most; its spread)."""
@@ -145,9 +145,13 @@ def run_benchmarks(tree, specs, trials=5, duration=10, warmup=1, pause=1.0, sizi
     status, tools = {}, {}
     for suite in suites:
         tool = next((name for name in suite.tools if find(name)), None)
+        missing = [name for name in suite.required_programs(tool) if not find(name)]
         if tool is None:
             status[suite.name] = dict(name=suite.name, type=suite.kind, status="skipped", tool=None,
                                       reason="%s not installed" % " or ".join(suite.tools))
+        elif missing:
+            status[suite.name] = dict(name=suite.name, type=suite.kind, status="skipped", tool=tool,
+                                      reason="%s not installed (cpus pins the trials with it)" % ", ".join(missing))
         else:
             tools[suite.name] = tool
             status[suite.name] = dict(name=suite.name, type=suite.kind, status="ok", tool=tool, reason="")
@@ -199,7 +203,7 @@ def _metrics(suites, status, tools, samples, warmups, duration):
     for suite in suites:
         if status[suite.name]["status"] != "ok":
             continue
-        status[suite.name]["command"] = suite.argv(tools[suite.name], duration)
+        status[suite.name]["command"] = suite.command(tools[suite.name], duration)
         for name, spec in sorted(suite.metric_specs().items()):
             metrics["%s.%s" % (suite.name, name)] = dict(
                 spec, suite=suite.name, samples=[values[name] for values in samples[suite.name] if name in values],
@@ -208,7 +212,7 @@ def _metrics(suites, status, tools, samples, warmups, duration):
 
 
 def _one_trial(tree, suite, tool, duration, conditions, sleep, clock):
-    argv = suite.argv(tool, duration)
+    argv = suite.command(tool, duration)
     record = dict(started=datetime.fromtimestamp(clock(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                   load1=conditions.load1(), cpu_mhz=conditions.cpu_mhz())
     before, start = conditions.cpu_times(), clock()

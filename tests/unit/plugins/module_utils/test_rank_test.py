@@ -101,10 +101,24 @@ def test_trials_for_is_the_fewest_that_reach_the_power(noise):
     needed = rank_test.trials_for(noise, 0.10, 5, 20)
     assert needed is not None and 5 < needed <= 20
     assert rank_test.power(noise, needed, needed, 0.10) >= rank_test.POWER
-    assert rank_test.power(noise, needed - 1, needed - 1, 0.10) < rank_test.POWER
+    assert needed == rank_test.stray_proof_trials() or rank_test.power(noise, needed - 1, needed - 1, 0.10) < rank_test.POWER
+
+
+def test_one_stray_trial_cannot_hide_a_slowdown_at_the_stray_proof_count():
+    trials = rank_test.stray_proof_trials(0.01)
+    assert trials == 8 and rank_test.stray_proof_trials(0.05) == 6
+    baseline = [100.0 + step for step in range(trials)]
+    after = [90.0 + step for step in range(trials)]
+    after[0] = 150.0  # one stalled baseline-like trial on the slow side beats all of the baseline
+    assert rank_test.rank_sum_tails(baseline, after)[1] < 0.01
+    short = trials - 1
+    after_short = [90.0 + step for step in range(short)]
+    after_short[0] = 150.0
+    assert rank_test.rank_sum_tails(baseline[:short], after_short)[1] >= 0.01  # one fewer: the stray trial wins
 
 
 def test_trials_for_on_quiet_and_hopeless_hosts():
-    assert rank_test.trials_for(0.01, 0.10, 5, 20) == 5
+    assert rank_test.trials_for(0.01, 0.10, 5, 20) == 8  # quiet, but never below the stray-proof count
+    assert rank_test.trials_for(0.01, 0.10, 5, 6) == 6  # ... unless max_trials says fewer
     assert rank_test.trials_for(0.12, 0.10, 5, 20) is None
     assert rank_test.trials_for(0.12, 0.40, 5, 20) is not None

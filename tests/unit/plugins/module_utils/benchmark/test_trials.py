@@ -39,14 +39,15 @@ def fio(iops, bandwidth):
 class FakeTools:
     """Answers commands from a script and keeps the order they came in."""
 
-    def __init__(self, answers, installed=("iperf3", "sockperf", "fio", "sysbench", "stress-ng", "app-bench")):
+    def __init__(self, answers, installed=("iperf3", "sockperf", "fio", "sysbench", "stress-ng", "app-bench",
+                                           "taskset")):
         self.answers = answers
         self.installed = installed
         self.calls = []
 
     def __call__(self, argv):
         self.calls.append(argv)
-        answer = self.answers[argv[0]]
+        answer = self.answers[argv[3] if argv[0] == "taskset" else argv[0]]
         return answer(argv) if callable(answer) else answer
 
     def find(self, name):
@@ -193,9 +194,11 @@ def test_disk_test_file_is_removed_and_device_needs_permission(proc):
     ([dict(type="cpu")], dict(trials=1), "trials must be a whole number of at least 2"),
     ([dict(type="cpu")], dict(duration=0), "duration must be a whole number of at least 1"),
     ("cpu", {}, "suites must be a list"),
+    ([dict(type="cpu", cpus="0-x")], {}, "suite cpu (cpu): cpus:"),
+    ([dict(type="network", peer="hub", cpus=",")], {}, "names no CPU"),
     ([dict(type="cpu")], dict(sizing=Sizing(1.5, 20, 0.01, 0.05)), "target_slowdown must be a fraction"),
     ([dict(type="cpu")], dict(sizing=Sizing(0.1, 2, 0.01, 0.05)), "max_trials must be a whole number of at least"),
-    ([dict(type="cpu")], dict(sizing=Sizing(0.1, 20, 0.01, 0.2)), "min_effect must be from 0 up to target_slowdown"),
+    ([dict(type="cpu")], dict(sizing=Sizing(0.1, 20, 0.01, 0.2)), "min_effect must be at least 0 and below target_slowdown"),
     ([dict(type="cpu")], dict(sizing=Sizing(0.1, 20, 1.0, 0.05)), "alpha must be between 0 and 1"),
 ])
 def test_bad_input_is_refused_before_anything_runs(proc, specs, options, words):
@@ -213,13 +216,13 @@ def cpu_series(values):
                       "app-bench": CommandResult(0, "1234.5\n")})
 
 
-def test_sizing_keeps_the_count_on_a_quiet_host(proc):
-    tools = cpu_series([4500.0] + [4600.0 + step for step in (0, 20, -20, 10, -10)])  # 0.2% spread
+def test_sizing_on_a_quiet_host_stops_where_one_stray_trial_cannot_hide_a_slowdown(proc):
+    tools = cpu_series([4500.0] + [4600.0 + step for step in (0, 20, -20, 10, -10, 0, 20, -20)])  # 0.2% spread
     result = bench(proc, tools, [dict(type="cpu")], trials=5, sizing=Sizing(0.10, 20, 0.01, 0.05))
-    assert len(result["metrics"]["cpu.events_per_second"]["samples"]) == 5
-    assert result["settings"]["trials"] == 5
-    assert result["sizing"] == dict(target_slowdown=0.10, max_trials=20, trials=5, reached=True,
-                                    limited_by="cpu.events_per_second", noise=pytest.approx(10 / 4600.0, abs=1e-4))
+    assert len(result["metrics"]["cpu.events_per_second"]["samples"]) == 8
+    assert result["settings"]["trials"] == 8
+    assert result["sizing"] == dict(target_slowdown=0.10, max_trials=20, trials=8, reached=True,
+                                    limited_by="cpu.events_per_second", noise=pytest.approx(15 / 4600.0, abs=1e-4))
 
 
 def test_sizing_adds_rounds_until_the_slowdown_shows(proc):
@@ -229,7 +232,7 @@ def test_sizing_adds_rounds_until_the_slowdown_shows(proc):
     result = bench(proc, tools, [dict(type="cpu"), dict(type="custom", name="app", command=["app-bench"])],
                    trials=5, sizing=Sizing(0.10, 20, 0.01, 0.05))
     grown = result["settings"]["trials"]
-    assert 5 < grown < 20 and result["sizing"]["reached"] is True
+    assert 8 < grown < 20 and result["sizing"]["reached"] is True
     assert len(result["metrics"]["cpu.events_per_second"]["samples"]) == grown
     assert len(result["metrics"]["app.value"]["samples"]) == grown  # every suite, so the after run repeats one count
     assert [record["trial"] for record in result["trials"] if record["suite"] == "cpu"] == list(range(0, grown + 1))
@@ -247,3 +250,18 @@ def test_no_sizing_runs_exactly_the_trials_and_says_nothing_of_it(proc):
     tools = cpu_series([600.0] + [600.0 * (1.15 if i % 3 == 0 else 0.9) for i in range(40)])
     result = bench(proc, tools, [dict(type="cpu")], trials=5)
     assert result["settings"]["trials"] == 5 and "sizing" not in result
+
+
+def test_cpus_pins_every_trial_with_taskset(proc):
+    tools = cpu_series([900.0] * 4)
+    result = bench(proc, tools, [dict(type="cpu", cpus="2,0-1")])
+    assert tools.calls[0][:3] == ["taskset", "--cpu-list", "0-2"] and tools.calls[0][3] == "sysbench"
+    assert len(tools.calls) == 4 and all(call[:3] == ["taskset", "--cpu-list", "0-2"] for call in tools.calls)
+    assert result["suites"][0]["command"][:3] == ["taskset", "--cpu-list", "0-2"]
+
+
+def test_cpus_without_taskset_skips_the_suite(proc):
+    tools = FakeTools({}, installed=("sysbench",))
+    result = bench(proc, tools, [dict(type="cpu", cpus="1")])
+    assert result["suites"][0]["status"] == "skipped" and "taskset not installed" in result["suites"][0]["reason"]
+    assert tools.calls == []
