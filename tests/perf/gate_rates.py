@@ -4,7 +4,7 @@ For each recorded series (one configuration, nothing changed, trials in time ord
   A/A          two N-trial runs of the same configuration: any "regressed" is a false rollback;
   10% slower   the same pairs with every after-sample scaled to 90%: "regressed" is a caught slowdown;
   sized        the same at the trial count the baseline's sizing picks for the series' spread (target 10%);
-  detectable   the smallest slowdown the rule catches in 95% of the random pairs (N = 5, 10 and 20 trials).
+  detectable   the smallest slowdown the rule catches in 95% of the random pairs (N = 5, 10 and the most the series allows).
 Pairs are drawn two ways: adjacent time windows (baseline, then the next 5 trials: drift included, as in a real
 run) and random disjoint draws (many more pairs, drift averaged out). The gate (Mann-Whitney U, alpha, minimum
 effect) is printed beside the naive rule "one run each side, more than 10% worse".
@@ -25,7 +25,7 @@ from ansible_collections.hostperf.tuning.plugins.plugin_utils.gate import (
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRIALS = 5
-MAX_TRIALS = 20  # the most trials a side sizing is allowed here (40 recorded trials make 2 disjoint runs of 20)
+MAX_TRIALS = 20  # the most trials a side sizing is allowed here; a series of N trials allows at most N // 2
 SLOWDOWN = 0.9
 DRAWS = 4000
 SCAN = [0.05 * step for step in range(1, 13)]  # slowdowns of 5% .. 60%
@@ -90,15 +90,16 @@ def report(path, settings):
         series = json.load(handle)
     samples, better = series["samples"], series["better"]
     noise = spread(samples)
-    sized = trials_for(noise, 1 - SLOWDOWN, TRIALS, MAX_TRIALS)
+    most = min(MAX_TRIALS, len(samples) // 2)  # two disjoint runs must fit in the series
+    sized = trials_for(noise, 1 - SLOWDOWN, TRIALS, most)
     print("%s: %s, %d trials of %s s on %s (median %.4g %s, trial-to-trial spread %.1f%%)" % (
         os.path.basename(path), series["metric"], len(samples), series.get("duration", "?"), series["host"],
         median(samples), series["unit"], 100 * noise))
     print("  baseline sizing (target_slowdown 10%%): %s" % (
-        "%d trials a side" % sized if sized else "more than %d trials a side; stops at max_trials" % MAX_TRIALS))
+        "%d trials a side" % sized if sized else "more than %d trials a side; stops at max_trials" % most))
     print("  %-52s %-6s %20s %20s" % ("rule", "pairs", "A/A: said regressed", "10% slower: caught"))
     rng = random.Random(20261123)
-    for trials in sorted(set([TRIALS, sized or MAX_TRIALS])):
+    for trials in sorted(set([TRIALS, sized or most])):
         for label, pairs in (("adjacent windows", list(windows(samples, trials))),
                              ("random draws", list(draws(samples, rng, trials)))):
             if not pairs:
@@ -112,7 +113,7 @@ def report(path, settings):
                 print("  %-52s %-6d %19.1f%% %19.1f%%" % (
                     "naive 1 run, >10%% worse (%s)" % label, counts["pairs"],
                     percent(counts["naive_aa"], counts["pairs"]), percent(counts["naive_slow"], counts["pairs"])))
-    for trials in (TRIALS, 10, MAX_TRIALS):
+    for trials in sorted(set([TRIALS, min(10, most), most])):
         found = detectable(list(draws(samples, rng, trials, SCAN_DRAWS)), better, DEFAULT_ALPHA, DEFAULT_MIN_EFFECT)
         print("  slowdown caught 95%% of the time with %d trials a side: gate %s (compare estimates %s), naive %s" % (
             trials, _slowdown(found.get("gate")), _slowdown(detectable_slowdown(noise, trials, trials)),

@@ -5,7 +5,7 @@ import json
 import pytest
 
 TUNED = {
-    "lab-datacenter": {"net.core.rmem_max": "67108864", "net.ipv4.tcp_rmem": "4096 87380 67108864",
+    "lab-datacenter": {"net.core.rmem_max": "67108864", "net.ipv4.tcp_wmem": "4096 16384 67108864",
                        "net.core.netdev_max_backlog": "16384", "vm.swappiness": "10",
                        "net.ipv4.tcp_congestion_control": "bbr", "net.core.default_qdisc": "fq"},
     # the edge VM's values come from its plan (test_planned_values_are_live), these must be among them
