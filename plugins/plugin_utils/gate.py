@@ -60,8 +60,8 @@ def judge_metric(name, baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_
     change = shift / abs(reference) if reference else 0.0
     result.update(verdict=verdict, baseline_median=reference, after_median=median(after_samples), shift=shift,
                   change=change, effect=effect, p_value=p_value, noise=noise)
-    result["reason"] = "%s: %s -> %s %s (%+.1f%%, p=%.3f, %s is better): %s" % (
-        name, figure(reference), figure(result["after_median"]), result["unit"], 100 * change + 0.0,
+    result["reason"] = "%s: %s -> %s %s (%s, p=%.3f, %s is better): %s" % (
+        name, figure(reference), figure(result["after_median"]), result["unit"], percent_change(reference, change),
         p_value, better, verdict)
     if result["gate"] and estimate:
         result["detectable"] = detectable_slowdown(noise, len(before_samples), len(after_samples), alpha, min_effect)
@@ -70,6 +70,11 @@ def judge_metric(name, baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_
             100 * noise, len(after_samples), "a slowdown shows only from about %.0f%%" % (100 * result["detectable"])
             if result["detectable"] else "no slowdown up to 60% is sure to show")
     return result
+
+
+def percent_change(reference, change, digits=1):
+    """'-11.1%'; a change from a median of zero (no retransmits before) has no percentage and says so."""
+    return "%+.*f%%" % (digits, 100 * change + 0.0) if reference else "from zero"
 
 
 def figure(value):

@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.rank_test import median
-from ansible_collections.hostperf.tuning.plugins.plugin_utils.gate import figure
+from ansible_collections.hostperf.tuning.plugins.plugin_utils.gate import figure, percent_change
 
 
 def outcome_of(apply_result, verdict=None, unproven="rollback", host=None, wave=1, profile=None, check_mode=False,
@@ -62,9 +62,9 @@ def _brief(item):
 def metric_line(item):
     if item.get("baseline_median") is None:
         return "%s: %s" % (item["metric"], item["verdict"])
-    return "%s %s -> %s %s (%+.0f%%) %s" % (
+    return "%s %s -> %s %s (%s) %s" % (
         item["metric"], figure(item["baseline_median"]), figure(item["after_median"]), item["unit"],
-        100 * item["change"] + 0.0, item["verdict"])
+        percent_change(item["baseline_median"], item["change"], 0), item["verdict"])
 
 
 def benchmark_lines(result):

@@ -111,3 +111,9 @@ def test_noisy_metric_says_what_it_can_see():
     result = judge_metric("wan.throughput", metric([4.2, 3.3, 4.7, 3.8, 6.0]), metric([4.5, 4.2, 9.6, 4.5, 3.6]))
     assert result["detectable"] is not None and result["detectable"] >= 0.3
     assert "a slowdown shows only from about" in result["reason"]
+
+
+def test_a_change_from_zero_has_no_percentage():
+    result = judge_metric("hub.retransmits", metric([0, 0, 0, 0, 0], "lower"), metric([1, 1, 2, 1, 1], "lower"))
+    assert result["verdict"] == "regressed"
+    assert "0 -> 1 Mbit/s (from zero, p=0.004" in result["reason"]

@@ -80,6 +80,11 @@ def test_summary_lists_every_target_with_totals():
     assert lines[5] == "rollout stopped: wave 2: ..."
 
 
+def test_summary_gives_a_change_from_zero_no_percentage():
+    outcome = outcome_of(APPLIED, verdict("regressed", 0, 3, 0.0), host="lab-dc", wave=1, profile="datacenter")
+    assert rollout_summary([outcome], hosts=["lab-dc"])[1].endswith("wan.throughput 0 -> 3 Mbit/s (from zero) regressed")
+
+
 def test_benchmark_lines_say_what_did_not_run():
     result = {"suites": [{"name": "wan", "type": "network", "status": "ok"},
                          {"name": "rpc", "type": "latency", "status": "skipped", "reason": "sockperf not installed"}],
