@@ -25,7 +25,7 @@ from ansible_collections.hostperf.tuning.plugins.plugin_utils.gate import (
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRIALS = 5
-MAX_TRIALS = 20  # the most trials a side sizing is allowed here; a series of N trials allows at most N // 2
+MAX_TRIALS = 40  # the most trials a side sizing is allowed here; a series of N trials allows at most N // 2
 SLOWDOWN = 0.9
 DRAWS = 4000
 SCAN = [0.05 * step for step in range(1, 13)]  # slowdowns of 5% .. 60%
