@@ -101,7 +101,7 @@ class Suite:
     def check(self):
         """Further validation of the options together; raise BenchmarkError."""
 
-    def required_programs(self, tool):
+    def required_programs(self):
         """What must be installed besides the tool: taskset when trials are pinned."""
         return ["taskset"] if self.cpus else []
 

@@ -145,7 +145,7 @@ def run_benchmarks(tree, specs, trials=5, duration=10, warmup=1, pause=1.0, sizi
     status, tools = {}, {}
     for suite in suites:
         tool = next((name for name in suite.tools if find(name)), None)
-        missing = [name for name in suite.required_programs(tool) if not find(name)]
+        missing = [name for name in suite.required_programs() if not find(name)]
         if tool is None:
             status[suite.name] = dict(name=suite.name, type=suite.kind, status="skipped", tool=None,
                                       reason="%s not installed" % " or ".join(suite.tools))
