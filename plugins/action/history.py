@@ -10,7 +10,8 @@ __metaclass__ = type
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.hostperf.tuning.plugins.plugin_utils.history import OUTCOMES, History, HistoryError, new_run_id
+from ansible_collections.hostperf.tuning.plugins.plugin_utils.history import (
+    OUTCOMES, History, HistoryError, check_writable, new_run_id)
 
 ARGUMENT_SPEC = dict(
     path=dict(type="path", required=True),
@@ -59,6 +60,10 @@ class ActionModule(ActionBase):
         run_id = args["run"] or new_run_id()
         result["run"] = run_id
         if self._task.check_mode:
+            try:
+                check_writable(args["path"])
+            except HistoryError as exc:
+                raise AnsibleActionFail(str(exc))
             result["msg"] = "check mode: nothing recorded"
             return result
         try:

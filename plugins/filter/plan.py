@@ -28,7 +28,9 @@ options:
     type: dict
     required: true
   profile:
-    description: Name of a profile (C(datacenter), C(edge), C(latency), C(throughput), C(virtual-guest)) or your own.
+    description:
+      - Name of a profile (C(datacenter), C(edge), C(latency), C(throughput), C(virtual-guest)) or your own.
+      - Empty plans only the O(overrides).
     type: str
     required: true
   overrides:
@@ -87,11 +89,14 @@ from ansible_collections.hostperf.tuning.plugins.plugin_utils.profiles import Pr
 def plan(facts, profile, overrides=None, profile_paths=None, host=None):
     if not isinstance(facts, dict) or "schema" not in facts:
         raise AnsibleFilterError("plan: the input must be the hostperf facts of hostperf.tuning.host_facts")
+    if overrides is not None and not isinstance(overrides, dict):
+        raise AnsibleFilterError("plan: hostperf_overrides must be a mapping of identity to value, not %s"
+                                 % type(overrides).__name__)
     try:
-        loaded = load_profile(profile, profile_paths or ())
+        loaded = load_profile(profile, profile_paths or ()) if profile else {}
     except ProfileError as exc:
         raise AnsibleFilterError("plan: %s" % exc)
-    return plan_for_host(facts, loaded, overrides, host=host, profile_name=profile)
+    return plan_for_host(facts, loaded, overrides, host=host, profile_name=profile or None)
 
 
 class FilterModule:

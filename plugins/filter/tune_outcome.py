@@ -8,15 +8,16 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 name: tune_outcome
-short_description: How a host ends in a tuning run - kept, rolled back, unchanged, checked or failed
+short_description: How a host ends in a tuning run - kept, rolled back, unchanged, checked, failed or lost
 version_added: 0.1.0
 author:
   - hostperf.tuning engineers (@hostperf)
 description:
   - "Decides from M(hostperf.tuning.tune)'s result and the gate's verdict (P(hostperf.tuning.compare#filter)):
     C(rolled_back) when the gate says regressed, or inconclusive with O(unproven=rollback); C(kept) when it says
-    improved or unchanged; C(unchanged) when tune changed nothing; C(checked) in check mode; C(failed) with
-    O(failure)."
+    improved or unchanged; C(unchanged) when tune changed nothing; C(checked) in check mode (what would change
+    and which suites would measure it); C(failed) with O(failure); C(lost) with O(lost), a host that stopped
+    answering part-way. A failed or lost host's reason says whether anything was changed and how to undo it."
   - The tune role uses it; the result is what the history store and the end-of-run summary show.
 options:
   _input:
@@ -52,6 +53,14 @@ options:
     description: With O(failure), whether the run's changes were rolled back.
     type: bool
     default: false
+  suites:
+    description: The benchmark suites configured for the host, named in check mode's reason.
+    type: list
+    elements: dict
+  lost:
+    description: The host stopped answering part-way; its journal keeps what was changed.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -67,7 +76,7 @@ _value:
   type: dict
   contains:
     outcome:
-      description: kept, rolled_back, unchanged, checked or failed.
+      description: kept, rolled_back, unchanged, checked, failed or lost.
       type: str
     reason:
       description: Why, in one line with the figures.
@@ -92,8 +101,9 @@ from ansible_collections.hostperf.tuning.plugins.plugin_utils.rollout import out
 
 
 def tune_outcome(apply_result, verdict=None, unproven="rollback", host=None, wave=1, profile=None, check_mode=False,
-                 failure=None, restored=False):
-    return outcome_of(apply_result, verdict, unproven, host, wave, profile, check_mode, failure, restored)
+                 failure=None, restored=False, suites=None, lost=False):
+    return outcome_of(apply_result, verdict, unproven, host, wave, profile, check_mode, failure, restored, suites,
+                      lost)
 
 
 class FilterModule:

@@ -84,6 +84,7 @@ from ansible_collections.hostperf.tuning.plugins.plugin_utils.rollout import wav
 
 def wave_verdict(wave_hosts, hostvars, targets, reached, wave, max_regressed_percent=0):
     outcomes = dict((host, hostvars[host].get("hostperf_tune_outcome")) for host in wave_hosts)
+    reached = set(reached)
     remaining = [host for host in targets if host not in reached]
     return judge_wave(wave_hosts, outcomes, remaining, int(wave), max_regressed_percent)
 

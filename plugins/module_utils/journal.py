@@ -46,15 +46,37 @@ class Journal:
                 os.makedirs(real, 0o700)
             os.chmod(real, 0o700)
 
-    def lock(self, timeout=30.0):
-        """Hold the host's lock; another run waits up to timeout, then fails clearly."""
-        self._ensure()
+    def check_writable(self):
+        """Fail before any change when this process could not write the journal (not root, say)."""
+        real = self.tree.path(self.directory)
+        existing = real
+        while not os.path.lexists(existing) and os.path.dirname(existing) != existing:
+            existing = os.path.dirname(existing)
+        if os.path.lexists(existing) and not os.path.isdir(existing):
+            raise JournalError("journal_dir %s: %s is not a directory" % (self.directory, existing))
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise JournalError("journal_dir %s: %s is not writable by uid %d; tuning needs root (become: true)"
+                               % (self.directory, existing, os.geteuid()))
+
+    def lock(self, timeout=30.0, create=True):
+        """Hold the host's lock; another run waits up to timeout, then fails clearly.
+
+        create=False (check mode) writes nothing: it takes a shared lock on an existing lock file, or none.
+        """
+        self.check_writable()
         path = self.tree.path(self.directory.rstrip("/") + "/lock")
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        if create:
+            self._ensure()
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        elif os.path.isfile(path):
+            fd = os.open(path, os.O_RDONLY)
+        else:
+            return self
+        mode = fcntl.LOCK_EX if create else fcntl.LOCK_SH
         deadline = time.monotonic() + timeout
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
                 break
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() >= deadline:

@@ -114,13 +114,17 @@ class Engine:
                 file_changes.append({"path": path, "snapshot": snap, "content": content})
         return changes, file_changes
 
+    def _generated(self, path):
+        """The journal's state and the collection's own programs: nothing an operator reviews line by line."""
+        return path == self.journal.state_path or _mode(path) == 0o755
+
     # -- apply -------------------------------------------------------------
     def apply(self, desired, persist=True, check_mode=False, label=None):
         changes, file_changes = self.plan(desired, persist)
         result = {"changed": any(c["changed"] for c in changes) or bool(file_changes),
                   "settings": [_public(c) for c in changes if not c.get("side_effect")],
-                  "files": [_file_public(f["path"], files.content_of(f["snapshot"]), f["content"])
-                            for f in file_changes], "transaction": None}
+                  "files": [_file_public(f["path"], files.content_of(f["snapshot"]), f["content"],
+                                         self._generated(f["path"])) for f in file_changes], "transaction": None}
         if check_mode or not result["changed"]:
             return result
         record = self.journal.new(label)
@@ -213,7 +217,8 @@ class Engine:
             result["changed"] = result["changed"] or bool(pending or pending_files) or record["state"] != COMMITTED
             for snap in pending_files:
                 now = files.content_of(files.snapshot(self.tree, snap["path"]))
-                result["files"].append(_file_public(snap["path"], now, files.content_of(snap)))
+                result["files"].append(_file_public(snap["path"], now, files.content_of(snap),
+                                                    self._generated(snap["path"])))
             if check_mode:
                 result["settings"].extend({"identity": s["identity"], "before": s["after"], "after": s["before"],
                                            "transaction": record["id"]} for s in pending)
@@ -337,8 +342,8 @@ def _public(change):
     return public
 
 
-def _file_public(path, before, after):
+def _file_public(path, before, after, generated=False):
     action = "created" if before is None else "removed" if after is None else "updated"
-    return {"path": path, "action": action,
+    return {"path": path, "action": action, "generated": generated,
             "before": before.decode("utf-8", "replace") if before is not None else "",
             "after": after.decode("utf-8", "replace") if after is not None else ""}

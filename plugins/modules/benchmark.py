@@ -97,7 +97,10 @@ notes:
     retries (up to 5 times); give hosts that benchmark against one peer at the same time their own ports.
 attributes:
   check_mode:
-    description: Measures in check mode too; it changes no setting, and removes the test file it creates.
+    description:
+      - A preflight that measures nothing, runs no trial and writes nothing. It validates every option, finds each
+        suite's tool, and asks each network suite's peer to accept a TCP connection within 5 seconds; what would
+        stop a suite is listed in RV(problems).
     support: full
   diff_mode:
     description: Nothing changes, so there is nothing to diff.
@@ -136,9 +139,17 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+problems:
+  description:
+    - In check mode, what would stop a suite, each with C(suite), C(message) and C(missing_tool) (the program to
+      install, or null when the problem is another, such as a peer that does not answer).
+  returned: in check mode
+  type: list
+  elements: dict
+  sample: [{suite: wan, missing_tool: null, message: "suite wan (network): peer 10.0.0.1:5201 does not answer: timed out"}]
 suites:
-  description: Per suite C(name), C(type), C(status) (ok, skipped, failed), C(tool), C(reason) and the C(command) of one
-    trial.
+  description: Per suite C(name), C(type), C(status) (ok, skipped, failed, or in check mode unreachable), C(tool),
+    C(missing) (the program a skipped suite lacks), C(reason) and the C(command) of one trial.
   returned: always
   type: list
   elements: dict
@@ -184,7 +195,8 @@ sizing:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.suite import BenchmarkError
-from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.trials import Sizing, run_benchmarks
+from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.trials import (
+    Sizing, check_benchmarks, run_benchmarks)
 from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import HostTree
 
 
@@ -203,8 +215,9 @@ def main():
     params = module.params
     sizing = Sizing(params["target_slowdown"], params["max_trials"], params["alpha"], params["min_effect"])
     try:
-        result = run_benchmarks(HostTree("/"), params["suites"], params["trials"], params["duration"],
-                                params["warmup"], params["pause"], sizing)
+        run = check_benchmarks if module.check_mode else run_benchmarks
+        result = run(HostTree("/"), params["suites"], params["trials"], params["duration"], params["warmup"],
+                     params["pause"], sizing)
     except BenchmarkError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)

@@ -15,7 +15,8 @@ version_added: 0.1.0
 description:
   - Writes to one SQLite file on the controller (WAL mode, so forks record hosts at the same time), created 0600 in
     a 0700 directory when missing. Runs on the controller whatever the task's host is (an action plugin).
-  - "C(start) opens a run and returns its id; C(host) records one host's outcome: its settings, baseline and after
+  - "C(start) opens a run and returns its id, and marks runs still C(running) as C(interrupted) (their controller
+    died before C(finish)); C(host) records one host's outcome: its settings, baseline and after
     samples with their trial conditions, and the gate's verdicts; C(finish) closes the run with its summary;
     C(query) runs read-only SQL."
   - The tables and example queries are in docs/history.md.
@@ -97,7 +98,10 @@ seealso:
     plugin_type: filter
 attributes:
   check_mode:
-    description: In check mode nothing is recorded; C(query) still reads.
+    description:
+      - In check mode nothing is recorded and no file or directory is created, but the path is checked as a real
+        run would write it (a directory you cannot write fails here, not after the fleet was measured);
+        C(query) still reads.
     support: full
   diff_mode:
     description: A record is data, not configuration; there is nothing to diff.

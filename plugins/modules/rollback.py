@@ -91,7 +91,7 @@ def main():
     tree, journal = open_journal(module.params)
 
     def roll_back():
-        with journal.lock():
+        with journal.lock(create=not module.check_mode):
             return Engine(tree, journal).rollback(module.params["target"], module.check_mode)
     finish(module, roll_back, dict(changed=False, transactions=[], settings=[], files=[], interrupted=[]))
 

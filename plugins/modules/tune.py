@@ -22,7 +22,8 @@ description:
   - It is idempotent, a second identical run changes nothing and reports C(changed=false), without a new journal.
   - Persistence is one file per kind owned by the collection, rendered from every setting the collection
     manages on the host, C(/etc/sysctl.d/90-hostperf-tuning.conf), C(/etc/udev/rules.d/90-hostperf-tuning-block.rules)
-    (matched by WWN, serial or path, never by C(sdX)), C(/etc/udev/rules.d/90-hostperf-tuning-net.rules) (matched
+    (matched by WWN, serial or path; by kernel name only when the disk has none of them, and then reported),
+    C(/etc/udev/rules.d/90-hostperf-tuning-net.rules) (matched
     by permanent MAC or PCI path), C(/etc/modules-load.d/hostperf-tuning.conf).
   - M(hostperf.tuning.rollback) undoes the last transaction, a named one, or everything.
 author:
@@ -244,7 +245,9 @@ attributes:
     description: Reports every value and file that would change, and changes nothing.
     support: full
   diff_mode:
-    description: Shows before and after of every live value and every persistence file.
+    description:
+      - Shows before and after of every live value and every persistence file; generated files (the journal's
+        state, the IRQ helper program) as a line count unless Ansible runs with C(-v).
     support: full
 """
 
@@ -302,7 +305,10 @@ settings:
   elements: dict
   sample: [{identity: "sysctl:net.core.somaxconn", before: "4096", after: "8192", changed: true, status: changed}]
 files:
-  description: Persistence files created, updated or removed, with their content before and after.
+  description:
+    - Persistence files created, updated or removed, with C(path), C(action), their content C(before) and C(after),
+      and C(generated) (the journal's state and the collection's own programs, which C(--diff) shows as a line
+      count unless run with C(-v)).
   returned: always
   type: list
   elements: dict

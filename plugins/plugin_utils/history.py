@@ -19,7 +19,7 @@ import sqlite3
 from datetime import datetime, timezone
 
 SCHEMA_VERSION = 1
-OUTCOMES = ("kept", "rolled_back", "unchanged", "checked", "failed", "not_reached")
+OUTCOMES = ("kept", "rolled_back", "unchanged", "checked", "failed", "lost", "not_reached")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -58,6 +58,22 @@ def now():
 def new_run_id():
     return "%s-%s" % (datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
                       binascii.hexlify(os.urandom(3)).decode("ascii"))
+
+
+def check_writable(path):
+    """Fail as a real run would, without creating anything: the file, or the directory it would be made in."""
+    path = os.path.abspath(path)
+    existing = path
+    while not os.path.lexists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if existing == path and not os.path.isfile(path):
+        raise HistoryError("history %s: not a regular file" % path)
+    if existing != path and not os.path.isdir(existing):
+        raise HistoryError("history %s: %s is not a directory (set hostperf_history to a file you own)"
+                           % (path, existing))
+    if not os.access(existing, os.W_OK) or os.statvfs(existing).f_flag & os.ST_RDONLY:
+        raise HistoryError("history %s: %s is not writable by uid %d (set hostperf_history to a path you own)"
+                           % (path, existing, os.geteuid()))
 
 
 class History:
@@ -103,7 +119,13 @@ class History:
             raise HistoryError("history %s: %s" % (self.path, exc))
 
     def start_run(self, run_id, playbook=None, alpha=None, min_effect=None):
-        self._write([("INSERT OR IGNORE INTO runs (id, started, status, playbook, alpha, min_effect) "
+        """A new run; runs still 'running' were ended without their summary (a killed controller): interrupted.
+
+        A run that is in fact still going (two controllers sharing one file) sets its own status when it finishes.
+        """
+        self._write([("UPDATE runs SET status = 'interrupted', finished = ? WHERE status = 'running' AND id != ?",
+                      [(now(), run_id)]),
+                     ("INSERT OR IGNORE INTO runs (id, started, status, playbook, alpha, min_effect) "
                       "VALUES (?, ?, 'running', ?, ?, ?)", [(run_id, now(), playbook, alpha, min_effect)])])
 
     def finish_run(self, run_id, status, summary=None):

@@ -12,22 +12,33 @@ from ansible_collections.hostperf.tuning.plugins.plugin_utils.gate import figure
 
 
 def outcome_of(apply_result, verdict=None, unproven="rollback", host=None, wave=1, profile=None, check_mode=False,
-               failure=None, restored=False):
-    """kept, rolled_back, unchanged, checked or failed, with the reason and what it rests on."""
+               failure=None, restored=False, suites=(), lost=False):
+    """kept, rolled_back, unchanged, checked, failed or lost, with the reason and what it rests on."""
     apply_result = apply_result or {}
     changed = [dict(identity=item["identity"], before=item.get("before"), after=item.get("after"))
                for item in apply_result.get("settings") or [] if item.get("changed")]
     result = dict(host=host, wave=wave, profile=profile, transaction=apply_result.get("transaction"),
                   changed=changed, verdict=(verdict or {}).get("verdict"),
                   metrics=[_brief(item) for item in (verdict or {}).get("metrics") or [] if item.get("gate")])
-    if failure is not None:
-        undone = ("what this run changed was rolled back" if restored else
-                  "nothing this run changed is left" if not result["transaction"] else
-                  "roll it back with playbooks/rollback.yml -e hostperf_rollback_target=%s" % result["transaction"])
-        result.update(outcome="failed", reason="%s; %s" % (failure, undone))
+    if failure is not None or lost:
+        failure = _plain(failure)
+        if not result["transaction"]:
+            undone = "nothing was changed"
+        elif restored:
+            undone = "what this run changed was rolled back"
+        else:
+            undone = "its journal holds transaction %s: roll it back with playbooks/rollback.yml -e " \
+                     "hostperf_rollback_target=%s" % (result["transaction"], result["transaction"])
+        if lost:
+            result.update(outcome="lost", reason="lost part-way (%s); %s" % (failure or "unreachable", undone))
+        else:
+            result.update(outcome="failed", reason="%s; %s" % (failure, undone))
     elif check_mode:
-        result.update(outcome="checked", reason="check mode: %d settings would change, nothing measured"
-                      % len(changed))
+        names = [suite.get("name") or suite.get("type") for suite in suites or ()]
+        result.update(outcome="checked", reason="would change %d setting%s; %s" % (
+            len(changed), "" if len(changed) == 1 else "s",
+            "nothing to measure" if not changed else "would measure %s" % ", ".join(names) if names else
+            "nothing would measure it"))
     elif not apply_result.get("changed"):
         result.update(outcome="unchanged", reason="the host already has every planned value; nothing to prove")
     elif result["verdict"] == "regressed":
@@ -43,6 +54,13 @@ def outcome_of(apply_result, verdict=None, unproven="rollback", host=None, wave=
         result.update(outcome="kept", reason="%s: %s" % (result["verdict"], "; ".join(
             _first_reasons(verdict, result["verdict"]))))
     return result
+
+
+def _plain(failure):
+    """A failure as the operator needs it: Ansible wraps a filter's error in two layers of its own words."""
+    if failure and failure.startswith("Task failed: ") and "' failed: " in failure:
+        return failure.rsplit("' failed: ", 1)[1]
+    return failure
 
 
 def _first_reasons(verdict, wanted):
@@ -121,7 +139,7 @@ def wave_verdict(wave_hosts, outcomes, remaining, wave, max_regressed_percent=0)
     bad = dict(rolled_back=[], failed=[], lost=[])
     for host in wave_hosts:
         outcome = outcomes.get(host)
-        if outcome is None:
+        if outcome is None or outcome.get("outcome") == "lost":
             bad["lost"].append(host)
         elif outcome.get("outcome") in ("rolled_back", "failed"):
             bad[outcome["outcome"]].append(host)

@@ -21,7 +21,7 @@ def ansible_env(tmp_path):
 def plan_playbook(tmp_path, overrides):
     return subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
-         "-e", json.dumps({"hostperf_profile": "edge", "hostperf_plan_dir": str(tmp_path / "plans"),
+         "-e", json.dumps({"hostperf_profile": "edge", "hostperf_output_dir": str(tmp_path / "out"),
                            "ansible_python_interpreter": sys.executable, "hostperf_overrides": overrides}),
          os.path.join(REPO, "playbooks", "plan.yml")],
         env=ansible_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
@@ -33,7 +33,7 @@ def test_plan_playbook_prints_and_writes_the_plan(tmp_path):
     proc = plan_playbook(tmp_path, {"sysctl:vm.swappiness": 33})
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert "profile edge:" in proc.stdout and "sysctl:vm.swappiness: " in proc.stdout
-    plan = json.load(open(str(tmp_path / "plans" / "localhost.json")))
+    plan = json.load(open(str(tmp_path / "out" / "plans" / "localhost.edge.json")))
     assert plan["profile"] == "edge" and plan["errors"] == []
     assert plan["settings"]["sysctl:vm.swappiness"] == 33
     assert open("/proc/sys/net/ipv4/tcp_rmem").read() == before
@@ -54,7 +54,7 @@ def test_import_tuned_writes_a_profile_the_planner_loads(tmp_path):
         [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
          "-e", json.dumps({"tuned_profile": "web", "hostperf_tuned_dirs": [str(tmp_path / "tuned")],
                            "hostperf_profile_dir": str(tmp_path / "profiles")}),
-         os.path.join(REPO, "playbooks", "import-tuned.yml")],
+         "hostperf.tuning.import_tuned"],
         env=ansible_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
         check=False)
     assert proc.returncode == 0, proc.stdout[-4000:]

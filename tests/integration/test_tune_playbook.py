@@ -49,7 +49,8 @@ def namespace(tmp_path):
 
 def inventory(tmp_path):
     def host(name, sysctls):
-        return {"hostperf_apply_journal_dir": str(tmp_path / ("journal-" + name)), "hostperf_apply_sysctl": sysctls}
+        return {"hostperf_journal_dir": str(tmp_path / ("journal-" + name)),
+                "hostperf_overrides": dict(("sysctl:" + key, value) for key, value in sysctls.items())}
     return {"all": {
         "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
                  "hostperf_history": str(tmp_path / "history" / "hostperf.sqlite"), "hostperf_tune_waves": [1],

@@ -33,8 +33,9 @@ def test_inventory_is_usable(name):
     assert groups, name
     suites_seen = 0
     for group, variables in groups.items():
-        if variables.get("hostperf_apply_profile"):
-            assert load_profile(variables["hostperf_apply_profile"], ())
+        assert not [name for name in variables if name.startswith("hostperf_apply_")], group
+        if variables.get("hostperf_profile"):
+            assert load_profile(variables["hostperf_profile"], ())
         suites = variables.get("hostperf_baseline_suites")
         if suites:
             specs = [dict((key, untemplated(value)) for key, value in spec.items()) for spec in suites]

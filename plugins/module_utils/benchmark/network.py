@@ -32,6 +32,9 @@ class NetworkSuite(Suite):
         if self.params["omit"] >= self.duration:
             self.fail("omit (%d s) must be shorter than the trial (%d s)" % (self.params["omit"], self.duration))
 
+    def peer(self):
+        return (self.params["peer"], self.params["port"])
+
     def argv(self, tool, duration):
         argv = ["iperf3", "--client", self.params["peer"], "--port", str(self.params["port"]),
                 "--time", str(duration), "--parallel", str(self.params["streams"]), "--json",

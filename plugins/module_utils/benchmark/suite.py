@@ -105,6 +105,10 @@ class Suite:
         """What must be installed besides the tool: taskset when trials are pinned."""
         return ["taskset"] if self.cpus else []
 
+    def peer(self):
+        """(host, TCP port) a trial connects to, which check mode asks to answer; None for local suites."""
+        return None
+
     def command(self, tool, duration):
         """One trial's argument list, pinned to the suite's CPUs when it has any."""
         argv = self.argv(tool, duration)

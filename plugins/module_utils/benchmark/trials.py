@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import random
+import socket
 import time
 from datetime import datetime, timezone
 
@@ -24,6 +25,8 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.rank_test import (
     DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, spread, trials_for)
 
 BUSY_RETRIES = 5
+
+PEER_TIMEOUT = 5  # seconds a peer has to accept a connection in check mode
 
 
 def build_suites(specs, duration):
@@ -134,27 +137,7 @@ def run_benchmarks(tree, specs, trials=5, duration=10, warmup=1, pause=1.0, sizi
     With sizing (a Sizing), rounds are added after ``trials`` until the gate
     can see sizing.target on every gating metric, or sizing.most is reached.
     """
-    for option, value, least in (("trials", trials, 2), ("duration", duration, 1), ("warmup", warmup, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise BenchmarkError("%s must be a whole number of at least %d, not %r" % (option, least, value))
-    if pause < 0:
-        raise BenchmarkError("pause must not be negative, not %r" % (pause,))
-    sizing = sizing or Sizing(None, None, DEFAULT_ALPHA, DEFAULT_MIN_EFFECT)
-    sizing.validate(trials)
-    suites = build_suites(specs, duration)
-    status, tools = {}, {}
-    for suite in suites:
-        tool = next((name for name in suite.tools if find(name)), None)
-        missing = [name for name in suite.required_programs() if not find(name)]
-        if tool is None:
-            status[suite.name] = dict(name=suite.name, type=suite.kind, status="skipped", tool=None,
-                                      reason="%s not installed" % " or ".join(suite.tools))
-        elif missing:
-            status[suite.name] = dict(name=suite.name, type=suite.kind, status="skipped", tool=tool,
-                                      reason="%s not installed (cpus pins the trials with it)" % ", ".join(missing))
-        else:
-            tools[suite.name] = tool
-            status[suite.name] = dict(name=suite.name, type=suite.kind, status="ok", tool=tool, reason="")
+    suites, status, tools, sizing = _prepare(specs, trials, duration, warmup, pause, sizing, find)
     samples = dict((suite.name, []) for suite in suites)
     warmups = dict((suite.name, []) for suite in suites)
     conditions = Conditions(tree)
@@ -230,3 +213,56 @@ def _one_trial(tree, suite, tool, duration, conditions, sleep, clock):
         record["error"] = str(exc)
         return record, None
     return record, values
+
+
+def _prepare(specs, trials, duration, warmup, pause, sizing, find):
+    """Validated suites, each one's status (ok, or skipped with the missing tool) and the tool it will run."""
+    for option, value, least in (("trials", trials, 2), ("duration", duration, 1), ("warmup", warmup, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise BenchmarkError("%s must be a whole number of at least %d, not %r" % (option, least, value))
+    if pause < 0:
+        raise BenchmarkError("pause must not be negative, not %r" % (pause,))
+    sizing = sizing or Sizing(None, None, DEFAULT_ALPHA, DEFAULT_MIN_EFFECT)
+    sizing.validate(trials)
+    suites = build_suites(specs, duration)
+    status, tools = {}, {}
+    for suite in suites:
+        tool = next((name for name in suite.tools if find(name)), None)
+        missing = [name for name in suite.required_programs() if not find(name)]
+        if tool is None:
+            status[suite.name] = dict(name=suite.name, type=suite.kind, status="skipped", tool=None,
+                                      reason="%s not installed" % " or ".join(suite.tools), missing=suite.tools[0])
+        elif missing:
+            status[suite.name] = dict(name=suite.name, type=suite.kind, status="skipped", tool=tool,
+                                      reason="%s not installed (cpus pins the trials with it)" % ", ".join(missing),
+                                      missing=missing[0])
+        else:
+            tools[suite.name] = tool
+            status[suite.name] = dict(name=suite.name, type=suite.kind, status="ok", tool=tool, reason="", missing=None)
+    return suites, status, tools, sizing
+
+
+def check_benchmarks(tree, specs, trials=5, duration=10, warmup=1, pause=1.0, sizing=None, find=find_program,
+                     connect=socket.create_connection):
+    """Check mode: everything a run needs (valid options, tools installed, peers answering), measuring nothing.
+
+    ``problems`` lists each thing that would stop a suite, with ``missing_tool`` naming a program to install.
+    """
+    suites, status, tools, sizing = _prepare(specs, trials, duration, warmup, pause, sizing, find)
+    problems = []
+    for suite in suites:
+        item = status[suite.name]
+        if item["status"] != "ok":
+            problems.append(dict(suite=suite.name, missing_tool=item["missing"],
+                                 message="suite %s (%s): %s" % (suite.name, suite.kind, item["reason"])))
+            continue
+        peer = suite.peer()
+        if peer:
+            try:
+                connect(peer, timeout=PEER_TIMEOUT).close()
+            except (OSError, ValueError) as exc:
+                item.update(status="unreachable", reason="%s:%d does not answer: %s" % (peer + (exc,)))
+                problems.append(dict(suite=suite.name, missing_tool=None, message="suite %s (%s): peer %s" % (
+                    suite.name, suite.kind, item["reason"])))
+    return dict(suites=[status[suite.name] for suite in suites], metrics={}, trials=[], problems=problems,
+                settings=dict(suites=specs, trials=trials, duration=duration, warmup=warmup, pause=pause))

@@ -45,7 +45,7 @@ def test_persistence_file(host):
 def test_journal(host):
     records = transactions(host)
     assert len(records) == 1, "idempotence: the second converge must not journal again"
-    assert records[0]["label"] == "molecule"
+    assert records[0]["label"] == "overrides"
     assert records[0]["state"] == ("rolled_back" if rolled_back(host) else "committed")
     assert host.file("/var/lib/hostperf").mode == 0o700
     assert host.file("/var/lib/hostperf/state.json").exists != rolled_back(host)

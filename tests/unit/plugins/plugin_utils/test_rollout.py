@@ -48,11 +48,30 @@ def test_unproven_changes_follow_the_policy():
 
 def test_nothing_changed_check_mode_and_failure():
     assert outcome_of(NOTHING)["outcome"] == "unchanged"
-    assert outcome_of(APPLIED, check_mode=True)["reason"] == "check mode: 1 settings would change, nothing measured"
+    checked = outcome_of(APPLIED, check_mode=True, suites=[{"name": "wan", "type": "network"}, {"type": "cpu"}])
+    assert checked["outcome"] == "checked" and checked["reason"] == "would change 1 setting; would measure wan, cpu"
+    assert outcome_of(APPLIED, check_mode=True)["reason"] == "would change 1 setting; nothing would measure it"
+    assert outcome_of(NOTHING, check_mode=True)["reason"] == "would change 0 settings; nothing to measure"
     failed = outcome_of(APPLIED, failure="host went away", restored=False)
     assert failed["outcome"] == "failed"
     assert "hostperf_rollback_target=t-1" in failed["reason"]
-    assert outcome_of({}, failure="plan refused")["reason"] == "plan refused; nothing this run changed is left"
+    # a preflight failure, and a rescue whose rollback was skipped, must not claim a rollback
+    assert outcome_of({}, failure="plan refused")["reason"] == "plan refused; nothing was changed"
+    assert outcome_of({}, failure="plan refused", restored=True)["reason"] == "plan refused; nothing was changed"
+    wrapped = ("Task failed: Finalization of task args for 'ansible.builtin.set_fact' failed: Error while resolving "
+               "value for 'hostperf_plan': The filter plugin 'hostperf.tuning.plan' failed: plan: profile x: not found")
+    assert outcome_of({}, failure=wrapped)["reason"] == "plan: profile x: not found; nothing was changed"
+    restored = outcome_of(APPLIED, failure="after: iperf3 failed", restored=True)
+    assert restored["reason"] == "after: iperf3 failed; what this run changed was rolled back"
+
+
+def test_a_host_lost_part_way_names_its_transaction():
+    lost = outcome_of(APPLIED, failure="unreachable: Connection timed out", lost=True)
+    assert lost["outcome"] == "lost"
+    assert lost["reason"].startswith("lost part-way (unreachable: Connection timed out); its journal holds transaction t-1")
+    assert outcome_of({}, lost=True)["reason"] == "lost part-way (unreachable); nothing was changed"
+    verdict = wave_verdict(["a", "b"], {"a": {"outcome": "kept"}, "b": lost}, ["c"], 1, 0)
+    assert verdict["stop"] and verdict["lost"] == ["b"]
 
 
 def test_wave_stops_only_above_the_share_and_while_hosts_remain():

@@ -1,5 +1,6 @@
 """Benchmark suites: the commands they run, what they read from real tool output, trials and conditions."""
 
+import io
 import json
 import os
 
@@ -7,7 +8,8 @@ import pytest
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.disk import TEST_FILE
 from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.suite import BenchmarkError
-from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.trials import Sizing, run_benchmarks
+from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.trials import (
+    Sizing, check_benchmarks, run_benchmarks)
 from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import CommandResult, HostTree
 
 # Trimmed from what the tools printed on Debian 12 (iperf3 3.12, sockperf 3.7, fio 3.33, sysbench 1.0.20).
@@ -265,3 +267,33 @@ def test_cpus_without_taskset_skips_the_suite(proc):
     result = bench(proc, tools, [dict(type="cpu", cpus="1")])
     assert result["suites"][0]["status"] == "skipped" and "taskset not installed" in result["suites"][0]["reason"]
     assert tools.calls == []
+
+
+def test_check_mode_runs_nothing_and_names_what_would_stop_a_suite(proc):
+    tools = FakeTools({}, installed=("iperf3",))
+    asked = []
+
+    def connect(address, timeout):
+        asked.append((address, timeout))
+        if address[1] == 5999:
+            raise OSError("Connection refused")
+        return io.BytesIO()
+
+    specs = [dict(type="network", name="up", peer="hub", port=5201),
+             dict(type="network", name="down", peer="hub", port=5999),
+             dict(type="latency", name="rpc", peer="hub")]
+    result = check_benchmarks(HostTree(str(proc), commands=tools), specs, find=tools.find, connect=connect)
+    assert tools.calls == [] and result["metrics"] == {} and result["trials"] == []
+    assert asked == [(("hub", 5201), 5), (("hub", 5999), 5)], "only suites that connect are asked, once each"
+    assert [suite["status"] for suite in result["suites"]] == ["ok", "unreachable", "skipped"]
+    assert result["problems"] == [
+        dict(suite="down", missing_tool=None,
+             message="suite down (network): peer hub:5999 does not answer: Connection refused"),
+        dict(suite="rpc", missing_tool="sockperf", message="suite rpc (latency): sockperf not installed")]
+
+
+def test_check_mode_refuses_bad_options_as_a_run_would(proc):
+    tools = FakeTools({}, installed=("iperf3",))
+    with pytest.raises(BenchmarkError, match="trials must be a whole number"):
+        check_benchmarks(HostTree(str(proc), commands=tools), [dict(type="network", peer="hub")], trials="five",
+                         find=tools.find)
