@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 BUILD := .build
 COLLECTION := $(BUILD)/ansible_collections/hostperf/tuning
-APT_PACKAGES := ethtool iproute2 git util-linux kmod podman runc debootstrap iperf3
+APT_PACKAGES := ethtool iproute2 git util-linux kmod podman runc debootstrap iperf3 tuned
 LAB_APT_PACKAGES := qemu-system-x86 qemu-utils debootstrap e2fsprogs openssh-client
 export CONTAINERS_CONF := $(CURDIR)/tests/lab/containers.conf
 # The VM lab's Molecule scenario is part of `make test`; HOSTPERF_LAB=0 leaves it out (see docs/lab.md).
@@ -89,8 +89,11 @@ lab: collection lab-deps
 build: collection
 	cd $(COLLECTION) && $(CURDIR)/$(BIN)/ansible-galaxy collection build --force --output-path $(CURDIR)/$(BUILD)
 
-# The tarball installs, and ansible-doc renders every module and filter from the installed copy.
+# The tarball ships no lab, Molecule scenarios or benchmarks; it installs, and ansible-doc renders every module and
+# filter from the installed copy.
 galaxy: build
+	@! tar tzf $(BUILD)/hostperf-tuning-*.tar.gz | grep -E '^(tests/lab|tests/perf|tests/integration|extensions/molecule|inventories/lab)/' \
+	  || { echo "make: the tarball ships developer files (galaxy.yml build_ignore)" >&2; exit 1; }
 	rm -rf $(BUILD)/installed
 	$(BIN)/ansible-galaxy collection install --offline --force -p $(BUILD)/installed $(BUILD)/hostperf-tuning-*.tar.gz
 	@for plugin in $$(cd plugins/modules && ls *.py | sed 's/\.py$$//'); do \

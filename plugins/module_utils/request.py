@@ -55,9 +55,9 @@ def desired_state(tree, sysctl=None, block=None, kernel_modules=None, tcp_conges
     for name in kernel_modules or ():
         desired["module:%s" % name] = LOADED
     if block:
-        _block(tree, block, desired, errors)
+        _block(tree, block, desired, notes, errors)
     if nic:
-        _nic(tree, nic, desired, errors)
+        _nic(tree, nic, desired, notes, errors)
         if "NetworkManager" in running_processes(tree):
             notes.append("NetworkManager runs here: a connection profile that sets the same ethtool.*, mtu or "
                          "txqueuelen overrides the udev rule whenever NetworkManager activates the link")
@@ -79,7 +79,7 @@ def desired_state(tree, sysctl=None, block=None, kernel_modules=None, tcp_conges
     return desired, notes
 
 
-def _block(tree, requests, desired, errors):
+def _block(tree, requests, desired, notes, errors):
     disks = None
     for index, request in enumerate(requests):
         request = dict(request)
@@ -99,6 +99,8 @@ def _block(tree, requests, desired, errors):
             if disks is None:
                 disks = detect_block(tree)[0]
             devices = sorted(name for name, disk in disks.items() if disk["class"] == klass)
+            if not devices:
+                notes.append("block[%d]: no %s disk on this host; nothing to do" % (index, klass))
         else:
             devices = [device]
         for name in devices:
@@ -107,7 +109,7 @@ def _block(tree, requests, desired, errors):
                     desired["block:%s:%s" % (name, attribute)] = value
 
 
-def _nic(tree, requests, desired, errors):
+def _nic(tree, requests, desired, notes, errors):
     nics = None
     for index, request in enumerate(requests):
         request = dict((key, value) for key, value in request.items() if value not in (None, {}))
@@ -125,7 +127,8 @@ def _nic(tree, requests, desired, errors):
         if driver:
             names = sorted(nic for nic, facts in nics.items() if facts["driver"] == driver)
             if not names:
-                errors.append("nic[%d]: no interface uses driver %r (drivers here: %s)" % (
+                # A selector is fleet-wide: a host without that hardware has nothing to do, like a profile's class.
+                notes.append("nic[%d]: no interface uses driver %r here (drivers: %s); nothing to do" % (
                     index, driver, ", ".join(sorted(set(str(facts["driver"]) for facts in nics.values()))) or "none"))
         else:
             names = [name]

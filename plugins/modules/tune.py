@@ -50,7 +50,9 @@ options:
         description: Kernel name of a whole disk (C(nvme0n1), C(sda)).
         type: str
       class:
-        description: Every disk of this class as M(hostperf.tuning.host_facts) classifies it.
+        description:
+          - Every disk of this class as M(hostperf.tuning.host_facts) classifies it. A host with none has nothing to
+            do (a note, not an error), as with a profile's block section.
         type: str
         choices: [nvme, ssd, hdd, virtual, emmc, sdcard, removable]
       scheduler:
@@ -92,7 +94,9 @@ options:
         description: Interface name (C(ens1f0np0)).
         type: str
       driver:
-        description: Every hardware interface bound to this driver (C(mlx5_core), C(igb)).
+        description:
+          - Every hardware interface bound to this driver (C(mlx5_core), C(igb)). A host with none has nothing to do
+            (a note, not an error), since a selector set for a whole group must not fail the hosts without that NIC.
         type: str
       rings:
         description:

@@ -17,6 +17,10 @@ import re
 
 import yaml
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import ATTRIBUTES
+from ansible_collections.hostperf.tuning.plugins.module_utils.names import InvalidName, sysctl_key
+from ansible_collections.hostperf.tuning.plugins.module_utils.request import BLOCK_CLASSES
+
 COLLECTION_PROFILES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                    "profiles")
 SECTIONS = ("summary", "extends", "sysctl", "tcp_buffers", "backlog", "congestion_control", "block", "nic", "cpu")
@@ -59,6 +63,9 @@ def load_profile(name, extra=(), _seen=()):
     if unknown:
         raise ProfileError("profile %s: unknown section(s) %s (known: %s)"
                            % (name, ", ".join(unknown), ", ".join(SECTIONS)))
+    problems = check_profile(data)
+    if problems:
+        raise ProfileError("profile %s (%s): %s" % (name, path, "; ".join(problems)))
     parent = data.get("extends")
     base = load_profile(parent, extra, _seen + (name,)) if parent else {}
     merged = merge(base, data)
@@ -77,3 +84,100 @@ def merge(base, override):
         else:
             result[key] = value
     return result
+
+
+# -- what each section may hold ----------------------------------------------------
+RISKS = ("low", "medium", "high")
+POSITIVE, SHARE, FLAG, TEXT, AMOUNT, CHOICES = "positive", "share", "flag", "text", "amount", "choices"
+SHAPES = {
+    "tcp_buffers": {"target_rtt_ms": POSITIVE, "assumed_speed_mbps": POSITIVE, "memory_share": SHARE, "shrink": FLAG},
+    "backlog": {"burst_ms": POSITIVE, "assumed_speed_mbps": POSITIVE},
+    "congestion_control": {"algorithm": TEXT, "qdisc": TEXT},
+    "nic": {"rings": {"*": AMOUNT}, "channels": AMOUNT, "coalesce": {"*": AMOUNT}, "irq_affinity": TEXT, "xps": FLAG},
+    "cpu": {"governor": CHOICES, "energy_performance_preference": CHOICES},
+}
+
+
+def check_profile(data):
+    """Every misplaced key or mistyped value of one profile file, named by its path (tcp_buffers.target_rtt_ms).
+
+    null is always allowed: it removes what a parent profile set.
+    """
+    problems = []
+    for field in ("summary", "extends"):
+        if data.get(field) is not None and not isinstance(data[field], str):
+            problems.append("%s: %r is not text" % (field, data[field]))
+    for key, spec in _mapping(data, "sysctl", problems):
+        where = "sysctl.%s" % key
+        try:
+            sysctl_key(key)
+        except InvalidName as exc:
+            problems.append("%s: %s" % (where, exc))
+        if spec is None:
+            continue
+        if not isinstance(spec, dict) or "value" not in spec:
+            problems.append("%s: must be a mapping with value, reason and risk, not %r" % (where, spec))
+            continue
+        unknown = sorted(set(spec) - {"value", "reason", "risk"})
+        if unknown:
+            problems.append("%s: unknown key(s) %s (known: value, reason, risk)" % (where, ", ".join(unknown)))
+        if isinstance(spec["value"], dict) or spec["value"] is None:
+            problems.append("%s.value: %r is not a number, text or list" % (where, spec["value"]))
+        if spec.get("risk") not in (None,) + RISKS:
+            problems.append("%s.risk: %r must be one of %s" % (where, spec.get("risk"), ", ".join(RISKS)))
+    for klass, settings in _mapping(data, "block", problems):
+        if klass not in BLOCK_CLASSES:
+            problems.append("block.%s: unknown device class (known: %s)" % (klass, ", ".join(BLOCK_CLASSES)))
+        elif settings is not None:
+            problems.extend(_shaped("block.%s" % klass, settings, dict((name, AMOUNT) for name in ATTRIBUTES)))
+    for section, shape in SHAPES.items():
+        if data.get(section) is not None:
+            problems.extend(_shaped(section, data[section], shape))
+    return problems
+
+
+def _mapping(data, section, problems):
+    value = data.get(section)
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        problems.append("%s: must be a mapping, not %r" % (section, value))
+        return []
+    return sorted(value.items(), key=lambda item: str(item[0]))
+
+
+def _shaped(where, value, shape):
+    if not isinstance(value, dict):
+        return ["%s: must be a mapping, not %r" % (where, value)]
+    problems = []
+    for key, item in sorted(value.items(), key=lambda pair: str(pair[0])):
+        kind = shape.get(key, shape.get("*"))
+        path = "%s.%s" % (where, key)
+        if kind is None:
+            problems.append("%s: unknown key (known: %s)" % (path, ", ".join(sorted(shape))))
+        elif item is None:
+            continue
+        elif isinstance(kind, dict):
+            problems.extend(_shaped(path, item, kind))
+        else:
+            problem = _typed(item, kind)
+            if problem:
+                problems.append("%s: %r %s" % (path, item, problem))
+    return problems
+
+
+def _typed(value, kind):
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == POSITIVE and not (number and value > 0):
+        return "is not a positive number"
+    if kind == SHARE and not (number and 0 < value <= 1):
+        return "is not a fraction between 0 and 1"
+    if kind == FLAG and not isinstance(value, bool):
+        return "is not true or false"
+    if kind == TEXT and not isinstance(value, str):
+        return "is not text"
+    if kind == AMOUNT and not (number or isinstance(value, str)):
+        return "is not a number or text"
+    if kind == CHOICES and not (isinstance(value, list) and all(isinstance(item, str) for item in value)):
+        return "is not a list of names"
+    return None

@@ -35,7 +35,9 @@ def review_lines(check, plan, facts=None):
             entry["reason"]))
     files = (check or {}).get("files") or []
     if files:
-        lines.append("files: " + ", ".join("%s %s" % (item.get("action", "changed"), item["path"]) for item in files))
+        verbs = {"created": "would create", "updated": "would update", "removed": "would remove"}
+        lines.append("files: " + ", ".join("%s %s" % (verbs.get(item.get("action"), "would change"), item["path"])
+                                           for item in files))
     return lines
 
 

@@ -2,7 +2,9 @@
 
 import pytest
 
-from fakekernel import FakeKernelTree, assert_refused_unchanged
+from ansible_collections.hostperf.tuning.plugins.module_utils.journal import Journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.runner import tune
+from fakekernel import FakeKernelTree, assert_refused_unchanged, tree_digest
 
 BAD = [
     # (request, words the message must contain)
@@ -57,7 +59,6 @@ BAD = [
     ({"nic": [{"interface": "eno1", "rps": "0-99"}]}, ["nic eno1: rps", "not online"]),
     ({"nic": [{"interface": "eno1", "xps": "two"}]}, ["nic eno1: xps", "not a CPU number"]),
     ({"nic": [{"interface": "eno1", "speed": 10}]}, ["nic[0]", "unknown setting(s) speed"]),
-    ({"nic": [{"driver": "e1000", "mtu": 9000}]}, ["nic[0]", "no interface uses driver 'e1000'", "igb"]),
     ({"nic": [{"mtu": 9000}]}, ["nic[0]", "exactly one of interface or driver"]),
     ({"nic": [{"interface": "enx0c5b8f279a64", "rings": {"rx": "max"}}], "root": "edge-box"},
      ["ring rx: the driver does not support it", "Operation not supported"]),
@@ -74,6 +75,17 @@ def test_bad_input_is_refused_with_a_clear_message_and_changes_nothing(host_root
     request_ = dict(request_)
     root = host_root(request_.pop("root", "dc-2socket"))
     assert_refused_unchanged(FakeKernelTree(root, loadable={"tcp_bbr"}), request_, words)
+
+
+def test_a_selector_that_matches_nothing_here_is_a_note_on_every_host(host_root):
+    """Selectors are fleet-wide (group_vars): a host without that hardware has nothing to do, as with a profile."""
+    tree = FakeKernelTree(host_root("dc-2socket"))
+    before = tree_digest(tree.root)
+    result = tune(tree, Journal(tree), {"nic": [{"driver": "e1000", "mtu": 9000}],
+                                        "block": [{"class": "emmc", "scheduler": "bfq"}]})
+    assert not result["changed"] and tree.writes == [] and tree_digest(tree.root) == before
+    assert "nic[0]: no interface uses driver 'e1000' here (drivers: igb, mlx5_core); nothing to do" in result["notes"]
+    assert "block[0]: no emmc disk on this host; nothing to do" in result["notes"]
 
 
 def test_there_are_at_least_thirty():

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from ansible_collections.hostperf.tuning.plugins.plugin_utils.history import History, HistoryError
+from ansible_collections.hostperf.tuning.plugins.plugin_utils.history import History, HistoryError, check_writable
 
 BASELINE = {"metrics": {"wan.throughput": {"unit": "Mbit/s", "better": "higher", "samples": [3.1, 3.4, 3.0]}},
             "trials": [{"suite": "wan", "trial": t, "load1": 0.1, "steal_pct": 0.0} for t in (0, 1, 2, 3)]}
@@ -91,3 +91,27 @@ def test_read_only_query_cannot_write(tmp_path):
     with pytest.raises(HistoryError, match="readonly"):
         History(path, readonly=True).query("DELETE FROM runs")
     assert sqlite3.connect(path).execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+
+
+def test_a_run_left_running_is_closed_as_interrupted_by_the_next(tmp_path):
+    path = str(tmp_path / "hostperf.sqlite")
+    history = History(path)
+    history.start_run("run-1", "tune.yml")  # its controller dies: no finish
+    history.start_run("run-2", "tune.yml")
+    assert history.query("SELECT id, status FROM runs ORDER BY id") == [
+        {"id": "run-1", "status": "interrupted"}, {"id": "run-2", "status": "running"}]
+    history.finish_run("run-2", "finished")
+    history.start_run("run-3", "tune.yml")
+    assert [row["status"] for row in history.query("SELECT status FROM runs ORDER BY id")] == [
+        "interrupted", "finished", "running"]
+
+
+def test_check_mode_checks_the_path_and_creates_nothing(tmp_path):
+    check_writable(str(tmp_path / "new" / "dir" / "hostperf.sqlite"))
+    assert os.listdir(str(tmp_path)) == []
+    (tmp_path / "file").write_text("")
+    with pytest.raises(HistoryError, match="file is not a directory"):
+        check_writable(str(tmp_path / "file" / "hostperf.sqlite"))
+    (tmp_path / "dir.sqlite").mkdir()
+    with pytest.raises(HistoryError, match="not a regular file"):
+        check_writable(str(tmp_path / "dir.sqlite"))

@@ -126,6 +126,34 @@ def test_bad_profiles_are_refused_by_name(tmp_path, text, words):
         load_profile("loop", [str(tmp_path)])
 
 
+@pytest.mark.parametrize("text, words", [
+    ("tcp_buffers: {target_rtt_ms: 20ms}\n", "tcp_buffers.target_rtt_ms: '20ms' is not a positive number"),
+    ("tcp_buffers: {memory_share: 2}\n", "tcp_buffers.memory_share: 2 is not a fraction between 0 and 1"),
+    ("tcp_buffers: {rtt: 20}\n", "tcp_buffers.rtt: unknown key (known: assumed_speed_mbps, memory_share"),
+    ("sysctl: {vm.swappiness: {value: 1, reason: r, risk: severe}}\n",
+     "sysctl.vm.swappiness.risk: 'severe' must be one of low, medium, high"),
+    ("sysctl: {vm.swappiness: 10}\n", "sysctl.vm.swappiness: must be a mapping with value, reason and risk, not 10"),
+    ("sysctl: {../../etc/shadow: {value: 1}}\n", "sysctl.../../etc/shadow: "),
+    ("block: {floppy: {scheduler: none}}\n", "block.floppy: unknown device class (known: nvme"),
+    ("block: {hdd: {elevator: bfq}}\n", "block.hdd.elevator: unknown key"),
+    ("nic: {rings: {rx: [1, 2]}}\n", "nic.rings.rx: [1, 2] is not a number or text"),
+    ("nic: {xps: yes please}\n", "nic.xps: 'yes please' is not true or false"),
+    ("cpu: {governor: performance}\n", "cpu.governor: 'performance' is not a list of names"),
+    ("congestion_control: [bbr]\n", "congestion_control: must be a mapping, not ['bbr']"),
+])
+def test_mistyped_profiles_name_the_file_the_key_and_what_was_expected(tmp_path, text, words):
+    (tmp_path / "mine.yml").write_text(text)
+    with pytest.raises(ProfileError) as raised:
+        load_profile("mine", [str(tmp_path)])
+    assert str(raised.value).startswith("profile mine (%s): " % (tmp_path / "mine.yml")), raised.value
+    assert words in str(raised.value)
+
+
+def test_every_shipped_profile_passes_its_own_checks():
+    for name in available_profiles():
+        assert load_profile(name)
+
+
 def test_unknown_and_unsafe_profile_names():
     with pytest.raises(ProfileError, match="not found .available: datacenter"):
         load_profile("nosuch")
