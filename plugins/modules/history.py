@@ -50,7 +50,7 @@ options:
   outcome:
     description: With C(host), how the host ended. Required for C(host).
     type: str
-    choices: [kept, rolled_back, unchanged, checked, failed, not_reached]
+    choices: [kept, rolled_back, unchanged, checked, failed, lost, not_reached]
   profile:
     description: With C(host), the profile the host was tuned with.
     type: str

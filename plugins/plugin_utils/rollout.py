@@ -22,7 +22,10 @@ def outcome_of(apply_result, verdict=None, unproven="rollback", host=None, wave=
                   metrics=[_brief(item) for item in (verdict or {}).get("metrics") or [] if item.get("gate")])
     if failure is not None or lost:
         failure = _plain(failure)
-        if not result["transaction"]:
+        if apply_result.get("unreachable"):
+            undone = ("it stopped answering while applying, so its journal may hold a transaction of this run: "
+                      "list it with hostperf.tuning.journal, then roll it back with playbooks/rollback.yml")
+        elif not result["transaction"]:
             undone = "nothing was changed"
         elif restored:
             undone = "what this run changed was rolled back"

@@ -108,7 +108,7 @@ def test_a_misspelled_profile_fails_before_anything_is_measured(tmp_path, peer):
     assert not (tmp_path / "journal").exists()
     db = sqlite3.connect(str(tmp_path / "history" / "hostperf.sqlite"))
     assert db.execute("SELECT outcome FROM hosts").fetchall() == [("failed",)]
-    assert db.execute("SELECT status FROM runs").fetchall() == [("finished",)]
+    assert db.execute("SELECT status FROM runs").fetchall() == [("stopped",)]  # the preflight stopped the rollout
 
 
 @pytest.mark.parametrize("variables, words", [
@@ -119,6 +119,7 @@ def test_a_misspelled_profile_fails_before_anything_is_measured(tmp_path, peer):
     ({"hostperf_history": "/etc/hostname/history.sqlite"},
      "history /etc/hostname/history.sqlite: /etc/hostname is not a directory"),
     ({"hostperf_overrides": {"sysctl:net.core.no_such_key": 1}}, "net.core.no_such_key"),
+    ({"hostperf_apply_sysctl": {"vm.swappiness": 1}}, "hostperf_apply_sysctl: no longer read; name single settings"),
 ])
 def test_check_mode_is_a_preflight_that_fails_in_seconds_with_the_setting(tmp_path, peer, variables, words):
     if "sockperf" in words and any(os.access(os.path.join(d, "sockperf"), os.X_OK)
@@ -159,7 +160,7 @@ def test_an_unreachable_canary_is_counted_lost_and_the_summary_still_runs(tmp_pa
     rows = [line.split("(item=", 1)[1][:-1] for line in proc.stdout.splitlines() if "(item=" in line]
     assert rows[0].split()[:6] == ["host", "wave", "profile", "outcome", "changed", "gate"], rows
     ghost_row, local_row = rows[1], rows[2]
-    assert ghost_row.split()[:4] == ["ghost", "1", "throughput", "lost"], rows
+    assert ghost_row.split()[:4] == ["ghost", "0", "throughput", "lost"], rows  # wave 0: lost at the preflight
     assert local_row.split()[:4] == ["localhost", "-", "-", "not_reached"], rows
     assert ghost_row.index("lost") == rows[0].index("outcome"), "the columns hold under the yaml result format"
     assert rows[-1].startswith("rollout stopped: wave 1: 1 of 1 hosts regressed, failed or were lost"), rows
@@ -202,3 +203,20 @@ def test_the_readme_quick_start_works_as_written_against_localhost_in_check_mode
         assert proc.returncode == 0, (command, proc.stdout[-4000:])
     assert (tmp_path / "hostperf-output" / "plans" / "localhost.throughput.json").is_file()
     assert not (tmp_path / "journal").exists() and not (tmp_path / "history.sqlite").exists()
+
+
+def test_a_mistake_in_the_last_wave_stops_the_rollout_before_the_canary_is_touched(tmp_path, peer):
+    later = {"ansible_connection": "local", "hostperf_profile": "thruput",
+             "hostperf_journal_dir": str(tmp_path / "journal-later")}
+    inventory = write_inventory(tmp_path, peer, more_hosts={"second": later})
+    proc = run(tmp_path, inventory, "tune")  # a real run: waves [1], localhost first (the inventory sorts by name)
+    assert proc.returncode == 2, proc.stdout[-4000:]
+    assert "Tune hosts wave by wave" in proc.stdout and "TASK [Number this wave" not in proc.stdout, "a wave ran"
+    rows = [line.split("(item=", 1)[1][:-1] for line in proc.stdout.splitlines() if "(item=" in line]
+    assert rows[1].split()[:4] == ["localhost", "-", "-", "not_reached"], rows
+    assert rows[2].split()[:4] == ["second", "0", "thruput", "failed"] and "profile thruput: not found" in rows[2]
+    assert rows[-1] == "rollout stopped: preflight: 1 of 2 hosts refused (second); nothing was measured or changed"
+    assert not (tmp_path / "journal").exists() and not (tmp_path / "journal-later").exists()
+    db = sqlite3.connect(str(tmp_path / "history" / "hostperf.sqlite"))
+    assert db.execute("SELECT host, outcome, wave FROM hosts").fetchall() == [("second", "failed", 0)]
+    assert db.execute("SELECT count(*) FROM samples").fetchone() == (0,)

@@ -31,6 +31,10 @@ class LatencySuite(Suite):
         if self.params["port"] > 65535:
             self.fail("port %d is not a port" % self.params["port"])
 
+    def peer(self):
+        """A TCP sockperf server can be asked to accept a connection; a UDP one cannot be asked without a test."""
+        return (self.params["peer"], self.params["port"]) if self.params["protocol"] == "tcp" else None
+
     def argv(self, tool, duration):
         argv = ["sockperf", "ping-pong", "--ip", self.params["peer"], "--port", str(self.params["port"]),
                 "--time", str(duration), "--msg-size", str(self.params["message_size"])]

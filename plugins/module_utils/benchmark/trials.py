@@ -255,14 +255,14 @@ def check_benchmarks(tree, specs, trials=5, duration=10, warmup=1, pause=1.0, si
         if item["status"] != "ok":
             problems.append(dict(suite=suite.name, missing_tool=item["missing"],
                                  message="suite %s (%s): %s" % (suite.name, suite.kind, item["reason"])))
-            continue
         peer = suite.peer()
-        if peer:
+        if peer:  # asked even when the tool is still to be installed: the install cannot fix a dead peer
             try:
                 connect(peer, timeout=PEER_TIMEOUT).close()
             except (OSError, ValueError) as exc:
-                item.update(status="unreachable", reason="%s:%d does not answer: %s" % (peer + (exc,)))
+                reason = "%s:%d does not answer: %s" % (peer + (exc,))
+                item.update(status="unreachable", reason=reason)
                 problems.append(dict(suite=suite.name, missing_tool=None, message="suite %s (%s): peer %s" % (
-                    suite.name, suite.kind, item["reason"])))
+                    suite.name, suite.kind, reason)))
     return dict(suites=[status[suite.name] for suite in suites], metrics={}, trials=[], problems=problems,
                 settings=dict(suites=specs, trials=trials, duration=duration, warmup=warmup, pause=pause))

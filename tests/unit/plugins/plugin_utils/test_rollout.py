@@ -70,6 +70,9 @@ def test_a_host_lost_part_way_names_its_transaction():
     assert lost["outcome"] == "lost"
     assert lost["reason"].startswith("lost part-way (unreachable: Connection timed out); its journal holds transaction t-1")
     assert outcome_of({}, lost=True)["reason"] == "lost part-way (unreachable); nothing was changed"
+    # lost while tune ran: its answer, and any transaction id, never came back
+    applying = outcome_of({"unreachable": True, "msg": "timed out"}, failure="host lost while applying", lost=True)
+    assert applying["outcome"] == "lost" and "its journal may hold a transaction of this run" in applying["reason"]
     verdict = wave_verdict(["a", "b"], {"a": {"outcome": "kept"}, "b": lost}, ["c"], 1, 0)
     assert verdict["stop"] and verdict["lost"] == ["b"]
 

@@ -281,15 +281,18 @@ def test_check_mode_runs_nothing_and_names_what_would_stop_a_suite(proc):
 
     specs = [dict(type="network", name="up", peer="hub", port=5201),
              dict(type="network", name="down", peer="hub", port=5999),
-             dict(type="latency", name="rpc", peer="hub")]
+             dict(type="latency", name="rpc", peer="hub"),
+             dict(type="latency", name="udp", peer="hub", protocol="udp")]
     result = check_benchmarks(HostTree(str(proc), commands=tools), specs, find=tools.find, connect=connect)
     assert tools.calls == [] and result["metrics"] == {} and result["trials"] == []
-    assert asked == [(("hub", 5201), 5), (("hub", 5999), 5)], "only suites that connect are asked, once each"
-    assert [suite["status"] for suite in result["suites"]] == ["ok", "unreachable", "skipped"]
+    # TCP peers are asked once each, a tool still to be installed notwithstanding; a UDP peer cannot be asked
+    assert asked == [(("hub", 5201), 5), (("hub", 5999), 5), (("hub", 11111), 5)]
+    assert [suite["status"] for suite in result["suites"]] == ["ok", "unreachable", "skipped", "skipped"]
     assert result["problems"] == [
         dict(suite="down", missing_tool=None,
              message="suite down (network): peer hub:5999 does not answer: Connection refused"),
-        dict(suite="rpc", missing_tool="sockperf", message="suite rpc (latency): sockperf not installed")]
+        dict(suite="rpc", missing_tool="sockperf", message="suite rpc (latency): sockperf not installed"),
+        dict(suite="udp", missing_tool="sockperf", message="suite udp (latency): sockperf not installed")]
 
 
 def test_check_mode_refuses_bad_options_as_a_run_would(proc):
