@@ -61,8 +61,9 @@ def outcome_of(apply_result, verdict=None, unproven="rollback", host=None, wave=
 
 def _plain(failure):
     """A failure as the operator needs it: Ansible wraps a filter's error in two layers of its own words."""
-    if failure and failure.startswith("Task failed: ") and "' failed: " in failure:
-        return failure.rsplit("' failed: ", 1)[1]
+    head, wrapped, rest = (failure or "").partition("Task failed: ")
+    if wrapped and "' failed: " in rest:
+        return head + rest.rsplit("' failed: ", 1)[1]
     return failure
 
 

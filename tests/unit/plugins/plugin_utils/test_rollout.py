@@ -61,6 +61,8 @@ def test_nothing_changed_check_mode_and_failure():
     wrapped = ("Task failed: Finalization of task args for 'ansible.builtin.set_fact' failed: Error while resolving "
                "value for 'hostperf_plan': The filter plugin 'hostperf.tuning.plan' failed: plan: profile x: not found")
     assert outcome_of({}, failure=wrapped)["reason"] == "plan: profile x: not found; nothing was changed"
+    assert outcome_of({}, failure="preflight: " + wrapped)["reason"] == (
+        "preflight: plan: profile x: not found; nothing was changed")
     restored = outcome_of(APPLIED, failure="after: iperf3 failed", restored=True)
     assert restored["reason"] == "after: iperf3 failed; what this run changed was rolled back"
 
