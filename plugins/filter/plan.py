@@ -36,6 +36,13 @@ options:
   overrides:
     description: Settings by identity that replace the plan's values; null switches one off.
     type: dict
+  selectors:
+    description:
+      - Selectors planned after the profile, the options of M(hostperf.tuning.tune) that expand per host
+        (C(block), C(nic), C(irq_affinity), C(irqbalance), C(tcp_congestion_control), C(default_qdisc),
+        C(default_qdisc_fallback)), checked against the same declaration as tune's. The plan role fills them from
+        C(hostperf_block), C(hostperf_nic) and the other C(hostperf_*) selectors.
+    type: dict
   profile_paths:
     description: Directories searched for C(NAME.yml) before the collection's own C(profiles/).
     type: list
@@ -67,7 +74,7 @@ _value:
       type: dict
     entries:
       description: One per setting, with C(identity), C(value), C(current) (from the facts, null when they do not
-        show it), C(changes), C(reason), C(risk) (low, medium, high) and C(source) (profile or override).
+        show it), C(changes), C(reason), C(risk) (low, medium, high) and C(source) (profile, selector or override).
       type: list
       elements: dict
     notes:
@@ -81,12 +88,13 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.hostperf.tuning.plugins.plugin_utils.planner import plan_for_host
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import SELECTOR_SPEC, plan_for_host
 from ansible_collections.hostperf.tuning.plugins.plugin_utils.profiles import ProfileError, load_profile
 
 
-def plan(facts, profile, overrides=None, profile_paths=None, host=None):
+def plan(facts, profile, overrides=None, profile_paths=None, host=None, selectors=None):
     if not isinstance(facts, dict) or "schema" not in facts:
         raise AnsibleFilterError("plan: the input must be the hostperf facts of hostperf.tuning.host_facts")
     if overrides is not None and not isinstance(overrides, dict):
@@ -96,7 +104,18 @@ def plan(facts, profile, overrides=None, profile_paths=None, host=None):
         loaded = load_profile(profile, profile_paths or ()) if profile else {}
     except ProfileError as exc:
         raise AnsibleFilterError("plan: %s" % exc)
-    return plan_for_host(facts, loaded, overrides, host=host, profile_name=profile or None)
+    return plan_for_host(facts, loaded, overrides, host=host, profile_name=profile or None,
+                         selectors=_checked(selectors or {}))
+
+
+def _checked(selectors):
+    """The selectors with tune's defaults, or the error tune would give for them."""
+    if not isinstance(selectors, dict):
+        raise AnsibleFilterError("plan: selectors must be a mapping, not %s" % type(selectors).__name__)
+    result = ArgumentSpecValidator(SELECTOR_SPEC).validate(selectors)
+    if result.error_messages:
+        raise AnsibleFilterError("plan: selectors: %s" % "; ".join(result.error_messages))
+    return result.validated_parameters
 
 
 class FilterModule:

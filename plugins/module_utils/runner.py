@@ -7,10 +7,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import detect_host
 from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import HostTree
 from ansible_collections.hostperf.tuning.plugins.module_utils.journal import DEFAULT_DIRECTORY, Journal, JournalError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
-from ansible_collections.hostperf.tuning.plugins.module_utils.request import desired_state
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import (
+    SELECTOR_SPEC, plan_for_host, selector_subsets)
 from ansible_collections.hostperf.tuning.plugins.module_utils.transaction import Engine, TransactionError
 
 COMMON_OPTIONS = dict(
@@ -27,12 +29,7 @@ def open_journal(params):
 def tune(tree, journal, params, check_mode=False):
     """What the tune module does, given its parameters: the result, or KnobError/JournalError/TransactionError."""
     result = dict(changed=False, transaction=None, settings=[], files=[], notes=[])
-    desired, result["notes"] = desired_state(
-        tree, params.get("sysctl"), params.get("block"), params.get("kernel_modules"),
-        params.get("tcp_congestion_control"), params.get("default_qdisc"), params.get("default_qdisc_fallback", "keep"),
-        params.get("nic"), params.get("irq_affinity"), params.get("irqbalance") or "ban", params.get("cpu_governor"),
-        params.get("energy_performance_preference"), params.get("service_cpus"))
-    desired.update(params.get("settings") or {})
+    desired, result["notes"] = requested_settings(tree, params)
     engine = Engine(tree, journal)
     with journal.lock(create=not check_mode):
         unfinished = journal.interrupted()
@@ -44,6 +41,22 @@ def tune(tree, journal, params, check_mode=False):
             result["recovered"] = engine.rollback("interrupted", check_mode)["transactions"]
         result.update(engine.apply(desired, params.get("persist", True), check_mode, params.get("label")))
     return result
+
+
+def requested_settings(tree, params):
+    """({identity: value}, notes): the selectors planned from this host's facts, as the planner would, then settings.
+
+    KnobError names every selector this host cannot take, before any change.
+    """
+    selectors = dict((key, params.get(key)) for key in SELECTOR_SPEC)
+    subsets = selector_subsets(selectors)
+    facts = detect_host(tree, subsets, use_ethtool="nic" in subsets) if subsets else {}
+    planned = plan_for_host(facts, selectors=selectors)
+    if planned["errors"]:
+        raise KnobError("; ".join(planned["errors"]))
+    desired = dict(planned["settings"])
+    desired.update(params.get("settings") or {})
+    return desired, planned["notes"]
 
 
 def finish(module, action, result):

@@ -31,14 +31,6 @@ author:
 extends_documentation_fragment:
   - hostperf.tuning.journal
 options:
-  sysctl:
-    description:
-      - Sysctl keys and values, in dotted or slash form. Multi-value keys (C(net.ipv4.tcp_rmem)) take a string or a
-        list and are compared by value, not by whitespace.
-      - Unknown or read-only keys, values with the wrong number of fields, non-integers where the kernel has
-        integers and values out of the kernel's range fail before any change.
-    type: dict
-    default: {}
   block:
     description:
       - Queue settings for disks, each item naming one O(block[].device) or one O(block[].class).
@@ -47,12 +39,15 @@ options:
     default: []
     suboptions:
       device:
-        description: Kernel name of a whole disk (C(nvme0n1), C(sda)).
+        description:
+          - Kernel name of a whole disk (C(nvme0n1), C(sda)). It gets exactly these values; one it cannot take fails
+            before any change.
         type: str
       class:
         description:
-          - Every disk of this class as M(hostperf.tuning.host_facts) classifies it. A host with none has nothing to
-            do (a note, not an error), as with a profile's block section.
+          - Every disk of this class as M(hostperf.tuning.host_facts) classifies it, as a profile's block section does.
+            A host with none has nothing to do, a scheduler a disk does not offer is left out, and C(>N) values only
+            raise; each is a note, not an error.
         type: str
         choices: [nvme, ssd, hdd, virtual, emmc, sdcard, removable]
       scheduler:
@@ -165,38 +160,12 @@ options:
     type: str
     choices: [ban, stop]
     default: ban
-  cpu_governor:
-    description:
-      - cpufreq governor for every CPU policy (C(performance), C(schedutil), ...); must be offered by every policy.
-        Persisted in C(/etc/tmpfiles.d/hostperf-tuning-cpufreq.conf). A host without cpufreq (most VMs) fails
-        before any change.
-    type: str
-  energy_performance_preference:
-    description:
-      - Energy-performance preference of every policy (intel_pstate and amd-pstate), set after the governor.
-    type: str
-  service_cpus:
-    description:
-      - Pin systemd services to CPUs. The running service's tasks (every thread in its cgroup) are re-pinned at
-        once with sched_setaffinity, no restart; a C(CPUAffinity=) drop-in
-        (C(/etc/systemd/system/UNIT.d/90-hostperf-tuning-cpus.conf)) keeps it for the next start, and systemd is
-        reloaded. A service that is not running only gets the drop-in.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      unit:
-        description: The service (C(nginx) or C(nginx.service)).
-        type: str
-        required: true
-      cpus:
-        description: CPU list (C(2-3)); every CPU must be online.
-        type: str
-        required: true
   tcp_congestion_control:
     description:
       - TCP congestion control to set. Its module (for example C(tcp_bbr)) is loaded and persisted when needed.
-        An algorithm the kernel cannot provide fails before any change.
+      - Like a profile, a selector for a whole fleet, an algorithm the kernel cannot provide (or a container's
+        namespace does not allow) leaves the current one and says so in RV(notes); with C(bbr), C(fq) is then not
+        set either. Name C(sysctl:net.ipv4.tcp_congestion_control) in O(settings) to fail instead.
     type: str
   default_qdisc:
     description:
@@ -210,15 +179,12 @@ options:
         instead where it exists.
     type: str
     default: keep
-  kernel_modules:
-    description: Kernel modules to load now and at boot.
-    type: list
-    elements: str
-    default: []
   settings:
     description:
-      - "Settings by identity, as the planner writes them, for example C(sysctl:vm.swappiness) set to C(10) or
-        C(block:nvme0n1:scheduler) set to C(none). Merged with the options above."
+      - "Settings by identity, as the planner writes them, for example C(sysctl:vm.swappiness) set to C(10),
+        C(module:tcp_bbr) set to C(loaded), C(unit:nginx.service:cpu_affinity) set to C(2-3) or
+        C(block:nvme0n1:scheduler) set to C(none) (docs/identities.md lists every kind). They win over what the
+        selectors above plan for the same identity."
     type: dict
     default: {}
   persist:
@@ -259,9 +225,9 @@ EXAMPLES = r"""
 - name: Throughput settings for NVMe hosts with BBR
   hostperf.tuning.tune:
     label: datacenter
-    sysctl:
-      net.core.rmem_max: 67108864
-      net.ipv4.tcp_rmem: [4096, 87380, 67108864]
+    settings:
+      sysctl:net.core.rmem_max: 67108864
+      sysctl:net.ipv4.tcp_rmem: [4096, 87380, 67108864]
     block:
       - class: nvme
         scheduler: none
@@ -335,66 +301,18 @@ recovered:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.request import BLOCK_CLASSES
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import SELECTOR_SPEC
 from ansible_collections.hostperf.tuning.plugins.module_utils.runner import COMMON_OPTIONS, finish, open_journal, tune
-
-BLOCK_OPTIONS = dict(
-    device=dict(type="str"),
-    scheduler=dict(type="str"),
-    nr_requests=dict(type="int"),
-    read_ahead_kb=dict(type="int"),
-    rq_affinity=dict(type="int", choices=[0, 1, 2]),
-    nomerges=dict(type="int", choices=[0, 1, 2]),
-    max_sectors_kb=dict(type="int"),
-    **{"class": dict(type="str", choices=list(BLOCK_CLASSES))}
-)
-
-
-NIC_OPTIONS = dict(
-    interface=dict(type="str"),
-    driver=dict(type="str"),
-    rings=dict(type="dict"),
-    channels=dict(type="dict"),
-    features=dict(type="dict"),
-    coalesce=dict(type="dict"),
-    mtu=dict(type="int"),
-    txqueuelen=dict(type="int"),
-    rps=dict(type="str"),
-    xps=dict(type="str"),
-)
-
-IRQ_OPTIONS = dict(
-    interface=dict(type="str"),
-    device=dict(type="str"),
-    cpus=dict(type="str", default="local"),
-    xps=dict(type="bool", default=False),
-)
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            sysctl=dict(type="dict", default={}),
-            block=dict(type="list", elements="dict", default=[], options=BLOCK_OPTIONS,
-                       mutually_exclusive=[["device", "class"]], required_one_of=[["device", "class"]]),
-            nic=dict(type="list", elements="dict", default=[], options=NIC_OPTIONS,
-                     mutually_exclusive=[["interface", "driver"]], required_one_of=[["interface", "driver"]]),
-            irq_affinity=dict(type="list", elements="dict", default=[], options=IRQ_OPTIONS,
-                              mutually_exclusive=[["interface", "device"]], required_one_of=[["interface", "device"]]),
-            irqbalance=dict(type="str", choices=["ban", "stop"], default="ban"),
-            service_cpus=dict(type="list", elements="dict", default=[], options=dict(
-                unit=dict(type="str", required=True), cpus=dict(type="str", required=True))),
-            cpu_governor=dict(type="str"),
-            energy_performance_preference=dict(type="str"),
-            tcp_congestion_control=dict(type="str"),
-            default_qdisc=dict(type="str"),
-            default_qdisc_fallback=dict(type="str", default="keep"),
-            kernel_modules=dict(type="list", elements="str", default=[]),
             settings=dict(type="dict", default={}),
             persist=dict(type="bool", default=True),
             label=dict(type="str"),
             interrupted=dict(type="str", choices=["fail", "rollback"], default="fail"),
-            **COMMON_OPTIONS
+            **dict(SELECTOR_SPEC, **COMMON_OPTIONS)
         ),
         supports_check_mode=True,
     )

@@ -19,7 +19,7 @@ import yaml
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import ATTRIBUTES
 from ansible_collections.hostperf.tuning.plugins.module_utils.names import InvalidName, sysctl_key
-from ansible_collections.hostperf.tuning.plugins.module_utils.request import BLOCK_CLASSES
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.block import BLOCK_CLASSES
 
 COLLECTION_PROFILES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                    "profiles")

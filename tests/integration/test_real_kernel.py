@@ -119,8 +119,9 @@ def global_vm_key():
 
 def test_net_sysctls_in_a_namespace(tmp_path, netns):
     run(tmp_path, {
-        "hostperf_it_tune": {"sysctl": {"net.core.somaxconn": 1000, "net.ipv4.tcp_rmem": [4096, 65536, 8388608],
-                                        "net.ipv4.tcp_slow_start_after_idle": 0},
+        "hostperf_it_tune": {"settings": {"sysctl:net.core.somaxconn": 1000,
+                                          "sysctl:net.ipv4.tcp_rmem": [4096, 65536, 8388608],
+                                          "sysctl:net.ipv4.tcp_slow_start_after_idle": 0},
                              "tcp_congestion_control": "reno", "default_qdisc": "fq"},
         "hostperf_it_live": {"/proc/sys/net/core/somaxconn": "1000",
                              "/proc/sys/net/ipv4/tcp_rmem": "4096 65536 8388608",
@@ -149,7 +150,7 @@ def test_global_vm_key_is_put_back(tmp_path, global_vm_key):
     path, saved = global_vm_key
     value = "1500" if saved != "1500" else "1400"
     run(tmp_path, {
-        "hostperf_it_tune": {"sysctl": {"vm.dirty_writeback_centisecs": int(value)}},
+        "hostperf_it_tune": {"settings": {"sysctl:vm.dirty_writeback_centisecs": int(value)}},
         "hostperf_it_live": {path: value},
         "hostperf_it_files": ["/etc/sysctl.d/90-hostperf-tuning.conf"],
         "hostperf_it_journal": str(tmp_path / "journal"),
@@ -162,8 +163,8 @@ def test_kernel_refusal_through_ansible_rolls_everything_back(tmp_path, netns):
     playbook = tmp_path / "refused.yml"
     playbook.write_text(
         "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
-        "    - hostperf.tuning.tune:\n        journal_dir: %s\n        sysctl:\n"
-        "          net.core.somaxconn: 777\n          net.ipv4.ip_local_port_range: '60000 50000'\n"
+        "    - hostperf.tuning.tune:\n        journal_dir: %s\n        settings:\n"
+        "          sysctl:net.core.somaxconn: 777\n          sysctl:net.ipv4.ip_local_port_range: '60000 50000'\n"
         % (tmp_path / "journal"))
     before = subprocess.run(["ip", "netns", "exec", netns, "cat", "/proc/sys/net/core/somaxconn"],
                             stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
@@ -176,17 +177,20 @@ def test_kernel_refusal_through_ansible_rolls_everything_back(tmp_path, netns):
     assert after == before
 
 
-def test_congestion_control_not_allowed_in_a_namespace_is_refused_before_any_change(tmp_path, netns):
+def test_congestion_control_not_allowed_in_a_namespace_is_a_note_and_changes_nothing(tmp_path, netns):
+    """A selector is fleet-wide: a container's namespace that may not use the algorithm keeps its own, and says so."""
     playbook = tmp_path / "not-allowed.yml"
     playbook.write_text(
         "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
         "    - hostperf.tuning.tune:\n        journal_dir: %s\n        tcp_congestion_control: cubic\n"
+        "      register: answer\n    - ansible.builtin.debug:\n        var: answer.notes\n"
         % (tmp_path / "journal"))
     with open("/proc/sys/net/ipv4/tcp_allowed_congestion_control") as handle:
         if "cubic" in handle.read().split():
             pytest.skip("cubic is allowed in namespaces on this kernel")
-    proc = run(tmp_path, {}, prefix=["ip", "netns", "exec", netns], playbook=str(playbook), expect_ok=False)
-    assert "tcp_congestion_control 'cubic': not allowed in this network namespace" in proc.stdout
+    proc = run(tmp_path, {}, prefix=["ip", "netns", "exec", netns], playbook=str(playbook))
+    assert "tcp_congestion_control cubic: not allowed in this network namespace" in proc.stdout
+    assert "changed=0" in proc.stdout
     assert not (tmp_path / "journal" / "transactions").exists() or not os.listdir(
         str(tmp_path / "journal" / "transactions"))
 

@@ -136,7 +136,9 @@ down() {
     done
     # A process in a namespace outlives the namespace's name: stop the benchmark peers first.
     for port in "${IPERF_PORTS[@]}"; do
-        [[ -s $RUN/iperf3-$port.pid ]] && kill "$(cat "$RUN/iperf3-$port.pid")" 2>/dev/null || true
+        if [[ -s $RUN/iperf3-$port.pid ]]; then
+            kill "$(cat "$RUN/iperf3-$port.pid")" 2>/dev/null || true
+        fi
     done
     ip netns del "$HUB" 2>/dev/null || true
     rm -rf "$RUN"

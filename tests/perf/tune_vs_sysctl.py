@@ -74,6 +74,7 @@ def main():
                     with open(queue + attr, "w") as handle:
                         handle.write(value)
                 extra = {"hostperf_bench_sysctl": SYSCTL, "hostperf_bench_block": block,
+                         "hostperf_bench_settings": dict(("sysctl:" + key, value) for key, value in SYSCTL.items()),
                          "hostperf_bench_device": name,
                          "hostperf_bench_journal": os.path.join(work, "journal-%d-%s" % (round_, playbook))}
                 command = ["ip", "netns", "exec", netns, ISOLATED, os.path.join(work, "etc-%d-%s" % (round_, playbook)),

@@ -48,6 +48,8 @@ PROFILE_SYSCTLS = (
     "vm.stat_interval", "vm.swappiness", "vm.vfs_cache_pressure", "vm.zone_reclaim_mode",
 )
 QDISCS = ("fq", "fq_codel", "cake", "netem", "htb", "tbf")
+# Every congestion control the modules directory ships (tcp_vegas, tcp_westwood...), not only those above.
+_CONGESTION_MODULE = re.compile(r"^tcp_(?!diag$)[a-z0-9]+$")
 _CONFIG_LINE = re.compile(r"^(CONFIG_\w+)=(\S+)|^# (CONFIG_\w+) is not set")
 
 
@@ -95,22 +97,24 @@ def _module_states(tree, release, cmdline):
     loadable = (has_moddir and tree.read_int("/proc/sys/kernel/modules_disabled", 0) == 0
                 and "nomodule" not in cmdline)
     config, config_source = _kernel_config(tree, release)
-    states = {}
-    for module, option in MODULES_OF_INTEREST.items():
-        setting = config.get(option)
+
+    def state_of(module, setting):
         if module in loaded:
-            state = "loaded"
-        elif module in builtin or setting == "y" or (tree.isdir("/sys/module/" + module) and module not in available):
-            state = "builtin"
-        elif module in available:
-            state = "available" if loadable else "unloadable"
-        elif setting == "m" and not has_moddir:
-            state = "unloadable"
-        elif setting == "n" or has_moddir:
-            state = "absent"
-        else:
-            state = "unknown"
-        states[module] = state
+            return "loaded"
+        if module in builtin or setting == "y" or (tree.isdir("/sys/module/" + module) and module not in available):
+            return "builtin"
+        if module in available:
+            return "available" if loadable else "unloadable"
+        if setting == "m" and not has_moddir:
+            return "unloadable"
+        if setting == "n" or has_moddir:
+            return "absent"
+        return "unknown"
+
+    states = dict((module, state_of(module, config.get(option))) for module, option in MODULES_OF_INTEREST.items())
+    for module in sorted(builtin | available | loaded):
+        if _CONGESTION_MODULE.match(module) and module not in states:
+            states[module] = state_of(module, None)
     return states, {"loadable": loadable, "modules_dir": moddir if has_moddir else None,
                     "config_source": config_source, "loaded_count": len(loaded)}
 
@@ -147,8 +151,9 @@ def detect_kernel(tree, extra_sysctls=()):
     if default_qdisc:
         qdiscs[default_qdisc] = True
     congestion = {name: True for name in available_cc}
-    for name in ("bbr", "cubic", "htcp", "dctcp"):
-        congestion.setdefault(name, _present(modules.get("tcp_" + name, "unknown")))
+    for module, state in modules.items():
+        if _CONGESTION_MODULE.match(module):
+            congestion.setdefault(module[len("tcp_"):], _present(state))
     return {
         "release": release,
         "version": tree.read("/proc/sys/kernel/version"),
@@ -157,6 +162,8 @@ def detect_kernel(tree, extra_sysctls=()):
         "tcp_congestion_controls_available": available_cc,
         "tcp_congestion_controls_allowed": (tree.read(ipv4 + "tcp_allowed_congestion_control") or "").split(),
         "tcp_congestion_controls": congestion,
+        # Only the host's own network namespace registers netdev_max_backlog; a container's does not.
+        "initial_network_namespace": tree.exists("/proc/sys/net/core/netdev_max_backlog"),
         "default_qdisc": default_qdisc,
         "qdiscs": qdiscs,
         "modules": modules,

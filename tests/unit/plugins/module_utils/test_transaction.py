@@ -14,8 +14,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import 
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import UDEV_RULES_FILE
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.module import MODULES_LOAD_FILE
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import SYSCTL_FILE
-from ansible_collections.hostperf.tuning.plugins.module_utils.request import desired_state
-from ansible_collections.hostperf.tuning.plugins.module_utils.runner import diff_of, tune
+from ansible_collections.hostperf.tuning.plugins.module_utils.runner import diff_of, requested_settings, tune
 from ansible_collections.hostperf.tuning.plugins.module_utils.transaction import Engine, TransactionError
 
 from conftest import load_capture
@@ -235,7 +234,7 @@ def test_apply_then_rollback_is_identity(host_root, tmp_path_factory, initial, t
 
 def test_congestion_control_bbr_loads_module_and_sets_fq_where_it_exists(host):
     tree, journal, root = host
-    desired, notes = desired_state(tree, tcp_congestion_control="bbr", default_qdisc="fq")
+    desired, notes = requested_settings(tree, {"tcp_congestion_control": "bbr", "default_qdisc": "fq"})
     assert desired == {"module:tcp_bbr": "loaded", "module:sch_fq": "loaded",
                        "sysctl:net.ipv4.tcp_congestion_control": "bbr", "sysctl:net.core.default_qdisc": "fq"}
     assert notes == []
@@ -247,11 +246,11 @@ def test_congestion_control_bbr_loads_module_and_sets_fq_where_it_exists(host):
 def test_where_fq_is_absent_the_qdisc_is_kept_and_said(host_root):
     root = host_root("sandbox-firecracker")
     tree = FakeKernelTree(root)
-    desired, notes = desired_state(tree, tcp_congestion_control="bbr", default_qdisc="fq")
+    desired, notes = requested_settings(tree, {"tcp_congestion_control": "bbr", "default_qdisc": "fq"})
     assert desired == {"sysctl:net.ipv4.tcp_congestion_control": "bbr"}
     assert "qdisc fq does not exist" in notes[0] and "stays pfifo_fast" in notes[0] and "BBR paces" in notes[0]
-    with pytest.raises(KnobError, match="default_qdisc 'fq': qdisc fq does not exist"):
-        desired_state(tree, default_qdisc="fq", default_qdisc_fallback="fail")
+    with pytest.raises(KnobError, match="default_qdisc fq: qdisc fq does not exist"):
+        requested_settings(tree, {"default_qdisc": "fq", "default_qdisc_fallback": "fail"})
 
 
 def test_journal_records_are_json_with_before_values(host):

@@ -14,7 +14,7 @@ import pytest
 from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import detect_host
 from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import HostTree
-from ansible_collections.hostperf.tuning.plugins.plugin_utils.planner import plan_for_host
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import plan_for_host
 from ansible_collections.hostperf.tuning.plugins.plugin_utils.profiles import (
     ProfileError, available_profiles, load_profile, merge)
 
@@ -73,7 +73,7 @@ def test_bbr_and_fq_only_where_the_kernel_has_them(facts):
     plan = plan_for_host(host, load_profile("throughput"))
     assert "sysctl:net.ipv4.tcp_congestion_control" not in plan["settings"]
     assert "sysctl:net.core.default_qdisc" not in plan["settings"]
-    assert any(note.startswith("bbr is not available") for note in plan["notes"])
+    assert any(note.startswith("tcp_congestion_control bbr: not available") for note in plan["notes"])
 
 
 def test_every_nic_irq_goes_to_the_nics_own_node_and_xps_follows(facts):

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from ansible_collections.hostperf.tuning.plugins.plugin_utils.planner import plan_for_host
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import plan_for_host
 from ansible_collections.hostperf.tuning.plugins.plugin_utils.profiles import check_profile, merge
 from ansible_collections.hostperf.tuning.plugins.plugin_utils.tuned import TUNED_DIRS, TunedError, import_tuned
 

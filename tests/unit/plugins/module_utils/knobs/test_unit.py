@@ -38,12 +38,12 @@ def affinities(tree):
 def test_running_service_is_repinned_live_and_persisted_then_rolled_back_thread_by_thread(dc):
     before = tree_digest(dc.root)
     journal = Journal(dc)
-    result = tune(dc, journal, {"service_cpus": [{"unit": "nginx", "cpus": "16-17"}]})
+    result = tune(dc, journal, {"settings": {"unit:nginx.service:cpu_affinity": "16-17"}})
     assert result["settings"][0]["before"] == "4001=0-63 4002=0-63 4003=7"
     assert affinities(dc) == ["16-17"] * 3
     assert dc.read(DROPIN % "nginx.service").endswith("[Service]\nCPUAffinity=16-17")
     assert dc.systemctl == ["daemon-reload"]
-    assert tune(dc, journal, {"service_cpus": [{"unit": "nginx", "cpus": "16,17"}]})["changed"] is False
+    assert tune(dc, journal, {"settings": {"unit:nginx.service:cpu_affinity": "16,17"}})["changed"] is False
     Engine(dc, journal).rollback("last")
     assert affinities(dc) == ["0-63", "0-63", "7"]
     assert not os.path.exists(dc.path("/etc/systemd/system/nginx.service.d"))
@@ -52,17 +52,17 @@ def test_running_service_is_repinned_live_and_persisted_then_rolled_back_thread_
 
 
 def test_a_stopped_service_only_gets_its_drop_in(dc):
-    result = tune(dc, Journal(dc), {"service_cpus": [{"unit": "redis-server.service", "cpus": "2"}]})
+    result = tune(dc, Journal(dc), {"settings": {"unit:redis-server.service:cpu_affinity": "2"}})
     assert result["changed"] is True and result["settings"][0]["changed"] is False
     assert dc.read(DROPIN % "redis-server.service").endswith("CPUAffinity=2")
     assert [write for write in dc.writes if write[0] == "set_affinity"] == []
 
 
 @pytest.mark.parametrize("request_, words", [
-    ({"service_cpus": [{"unit": "nginx", "cpus": "64"}]}, ["unit nginx.service: cpu_affinity", "not online"]),
-    ({"service_cpus": [{"unit": "nginx", "cpus": ""}]}, ["service_cpus[0]: give unit and cpus"]),
-    ({"service_cpus": [{"unit": "postgresql", "cpus": "1"}]}, ["unit postgresql.service: no such unit"]),
-    ({"service_cpus": [{"unit": "../../etc/x", "cpus": "1"}]}, ["expected SERVICE.service:cpu_affinity"]),
+    ({"settings": {"unit:nginx.service:cpu_affinity": "64"}}, ["unit nginx.service: cpu_affinity", "not online"]),
+    ({"settings": {"unit:nginx.service:cpu_affinity": ""}}, ["unit nginx.service: cpu_affinity", "the CPU list is empty"]),
+    ({"settings": {"unit:postgresql.service:cpu_affinity": "1"}}, ["unit postgresql.service: no such unit"]),
+    ({"settings": {"unit:../../etc/x:cpu_affinity": "1"}}, ["expected SERVICE.service:cpu_affinity"]),
     ({"settings": {"unit:nginx.socket:cpu_affinity": "1"}}, ["expected SERVICE.service:cpu_affinity"]),
 ])
 def test_bad_service_requests_change_nothing(dc, request_, words):

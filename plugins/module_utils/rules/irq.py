@@ -15,27 +15,51 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import format_cpulist, parse_cpulist
-from ansible_collections.hostperf.tuning.plugins.module_utils.detect.block import detect_block
-from ansible_collections.hostperf.tuning.plugins.module_utils.detect.cpu import CPU_DIR, read_cpulist
-from ansible_collections.hostperf.tuning.plugins.module_utils.detect.irq import detect_irqs
-from ansible_collections.hostperf.tuning.plugins.module_utils.detect.nic import detect_nics, queue_of_irq
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpus import online_cpus
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.nic import queue_of_irq
 
 IRQBALANCE_MODES = ("ban", "stop")
 IRQBALANCE_UNIT = "irqbalance.service"
 
 
-def place_irqs(tree, requests, desired, notes, errors):
-    """Add irq:N (and nic:IF:xps) settings for each request {interface|device, cpus, xps}, reading the host."""
-    irqs = detect_irqs(tree)
-    names = dict((irq, facts["name"]) for irq, facts in irqs.items())
-    facts = {"irqs": irqs, "nics": detect_nics(tree, names, use_ethtool=False)[0], "block": detect_block(tree)[0],
-             "online": online_cpus(tree), "isolated": read_cpulist(tree, CPU_DIR + "/isolated") or []}
-    plan_irqs(facts, requests, desired, notes, errors)
+def irq_affinity(plan, facts, requests, reason, source="profile"):
+    """Plan the IRQs (and XPS, where asked) of each request {interface or device, cpus, xps}."""
+    cpu = facts.get("cpu") or {}
+    irqs = facts.get("irqs") or {}
+    desired = {}
+    place_irqs({"irqs": irqs, "nics": facts.get("nics") or {}, "block": facts.get("block") or {},
+                "online": cpu.get("online_list") or [], "isolated": parse_cpulist(cpu.get("isolated") or "")},
+               requests, desired, plan.notes, plan.errors)
+    for identity, value in sorted(desired.items()):
+        if identity.startswith("irq:"):
+            plan.add(identity, value, irq_facts(irqs, identity.split(":")[1]).get("affinity"), reason, "low", source)
+        else:
+            plan.add(identity, value, None, "transmit from the CPU that takes the queue's interrupts", "low", source)
 
 
-def plan_irqs(facts, requests, desired, notes, errors):
-    """The same from detected facts ({"irqs", "nics", "block", "online", "isolated"}): the planner's way in."""
+def irqbalance(plan, facts, mode, source="profile"):
+    """What irqbalance needs so that it does not move placed IRQs back.
+
+    ban: the IRQ knob's persistence gives irqbalance its policy script, no
+    setting of its own; stop: stopped and disabled, where it runs or is enabled.
+    """
+    if mode not in IRQBALANCE_MODES:
+        plan.errors.append("irqbalance %r: must be one of %s" % (mode, ", ".join(IRQBALANCE_MODES)))
+        return
+    state = (facts.get("environment") or {}).get("irqbalance") or {}
+    if mode == "stop":
+        if state.get("running"):
+            plan.add("service:%s:active" % IRQBALANCE_UNIT, "inactive", "active",
+                     "irqbalance would move the placed IRQs back", "medium", source)
+        if state.get("enabled"):
+            plan.add("service:%s:enabled" % IRQBALANCE_UNIT, "disabled", "enabled",
+                     "irqbalance would start again at boot", "medium", source)
+
+
+def place_irqs(facts, requests, desired, notes, errors):
+    """Add irq:N (and nic:IF:xps) settings for each request {interface|device, cpus, xps}.
+
+    facts: {"irqs", "nics", "block", "online", "isolated"}.
+    """
     irqs = facts["irqs"]
     for index, request in enumerate(requests):
         interface, device = request.get("interface"), request.get("device")
@@ -107,15 +131,3 @@ def _xps_follows(interface, queues, irqs, placed, desired):
         desired["nic:%s:xps" % interface] = " ".join(
             "%s=%s" % (queue, format_cpulist(by_queue.get(int(queue[3:]), by_queue[min(by_queue)])))
             for queue in sorted(queues, key=lambda name: int(name[3:])))
-
-
-def irqbalance_settings(mode, running, enabled):
-    """What irqbalance needs so that it does not move placed IRQs back."""
-    if mode == "stop":
-        settings = {}
-        if running:
-            settings["service:%s:active" % IRQBALANCE_UNIT] = "inactive"
-        if enabled:
-            settings["service:%s:enabled" % IRQBALANCE_UNIT] = "disabled"
-        return settings
-    return {}  # ban: the IRQ knob's persistence gives irqbalance its policy script

@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostperf.tuning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Block queue settings for one disk by name, or for every disk of a class.
+
+A disk named exactly gets exactly what was asked (tune's knob refuses what it
+cannot take). A class is fleet-wide: a scheduler the disk does not offer, or
+a ">N" value it already exceeds, is a note, not an error.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import ATTRIBUTES, SCHEDULER_MODULES
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import at_least
+
+BLOCK_CLASSES = ("nvme", "ssd", "hdd", "virtual", "emmc", "sdcard", "removable")
+SCHEDULER_REASONS = {
+    "none": ": the device reorders itself; a scheduler only adds CPU work",
+    "mq-deadline": ": bounded latency, merges sequential I/O",
+    "bfq": ": fair shares keep a slow disk responsive under mixed load",
+    "kyber": ": latency targets for fast devices",
+}
+
+
+def block_queues(plan, facts, request, where, source="profile"):
+    """Plan request {device or class, queue setting: value, ...}; where names it in notes and errors."""
+    request = dict((key, value) for key, value in request.items() if value is not None)
+    device, klass = request.pop("device", None), request.pop("class", None)
+    if bool(device) == bool(klass):
+        plan.errors.append("%s: give exactly one of device or class" % where)
+        return
+    unknown = sorted(set(request) - set(ATTRIBUTES))
+    if unknown:
+        plan.errors.append("%s: unknown queue setting(s) %s (known: %s)"
+                           % (where, ", ".join(unknown), ", ".join(sorted(ATTRIBUTES))))
+        return
+    disks = facts.get("block") or {}
+    if device:
+        for attribute, value in sorted(request.items()):
+            plan.add("block:%s:%s" % (device, attribute), value, (disks.get(device) or {}).get(attribute),
+                     "%s names disk %s" % (where, device), "low", source)
+        return
+    if klass not in BLOCK_CLASSES:
+        plan.errors.append("%s: unknown class %r (known: %s)" % (where, klass, ", ".join(BLOCK_CLASSES)))
+        return
+    if not by_class(plan, facts, klass, request, source):
+        plan.notes.append("%s: no %s disk on this host; nothing to do" % (where, klass))
+
+
+def by_class(plan, facts, klass, wanted, source="profile"):
+    """Plan wanted {queue setting: value} on every disk of class klass; the number of such disks."""
+    loadable = ((facts.get("kernel") or {}).get("module_loading") or {}).get("loadable")
+    disks = sorted((name, disk) for name, disk in (facts.get("block") or {}).items() if disk.get("class") == klass)
+    for name, disk in disks:
+        _disk(plan, name, disk, wanted, loadable, source)
+    return len(disks)
+
+
+def _disk(plan, name, disk, wanted, loadable, source):
+    for attribute, value in sorted(wanted.items(), key=lambda item: (item[0] != "scheduler", item[0])):
+        reason = "%s disk (%s)" % (disk.get("class"), disk.get("model") or disk.get("transport") or "?")
+        if attribute == "scheduler":
+            offered = disk.get("schedulers") or []
+            if value not in offered and not (loadable and value in SCHEDULER_MODULES):
+                plan.notes.append("%s: scheduler %s is not offered (offered: %s); left as %s"
+                                  % (name, value, ", ".join(offered), disk.get("scheduler")))
+                continue
+            reason += SCHEDULER_REASONS.get(value, "")
+            if value not in offered:
+                reason += " (module %s is loaded first)" % SCHEDULER_MODULES[value]
+        value, keep = at_least(value, disk.get(attribute))
+        if keep:
+            plan.notes.append("%s: %s is already %s, at least %s asked; kept"
+                              % (name, attribute, disk.get(attribute), value))
+            continue
+        if attribute == "read_ahead_kb":
+            pattern = "sequential streams on a seek-bound disk" if disk.get("class") == "hdd" else "its access pattern"
+            reason += ": read-ahead sized for %s" % pattern
+        plan.add("block:%s:%s" % (name, attribute), str(value), disk.get(attribute), reason, "low", source)

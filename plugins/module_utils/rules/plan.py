@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostperf.tuning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every rule writes into: planned settings with their reasons, notes and errors.
+
+A rule is a pure function of a host's facts (host_facts' shape) and a
+request, so the planner on the controller and tune on the host decide the
+same way from the same facts.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+RISKS = ("low", "medium", "high")
+
+
+class Plan:
+    """The settings planned for one host, in the order the rules made them."""
+
+    def __init__(self, host=None, profile=None):
+        self.host = host
+        self.profile = profile
+        self.entries = {}
+        self.notes = []
+        self.errors = []
+
+    def add(self, identity, value, current, reason, risk="low", source="profile"):
+        self.entries[identity] = {"identity": identity, "value": value, "current": current, "reason": reason,
+                                  "risk": risk, "source": source}
+
+    @property
+    def settings(self):
+        return dict((identity, entry["value"]) for identity, entry in self.entries.items())
+
+    def result(self):
+        entries = sorted(self.entries.values(), key=lambda entry: entry["identity"])
+        for entry in entries:
+            entry["changes"] = entry["current"] is None or str(entry["current"]) != str(entry["value"])
+        return {"host": self.host, "profile": self.profile, "settings": dict(
+            (entry["identity"], entry["value"]) for entry in entries), "entries": entries, "notes": self.notes,
+            "errors": self.errors}
+
+
+def sysctl_current(facts, key):
+    value = ((facts.get("kernel") or {}).get("sysctl") or {}).get(key)
+    return " ".join(str(value).split()) if value is not None else None
+
+
+def at_least(value, current):
+    """tuned's ">N": N, unless the current value is already at least N. -> (value, keep the current one)"""
+    text = str(value).strip()
+    if not text.startswith(">"):
+        return value, False
+    number = text[1:].strip()
+    try:
+        return number, current is not None and int(str(current).split()[-1]) >= int(number)
+    except ValueError:
+        return number, False

@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostperf.tuning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""From what a host is (host_facts) and what the operator asked for to what it should be set to, with reasons.
+
+One pure function, used by the plan filter on the controller and by tune on
+the host: a profile's sections, then the selectors (tune's typed options,
+the plan role's hostperf_block, hostperf_nic...), then overrides by identity.
+Every planned setting carries the identity tune takes, the current value the
+facts show, a one-line reason with the numbers it came from, and a risk.
+Later rules win where two plan the same identity.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.block import BLOCK_CLASSES, block_queues, by_class
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.cpu import cpufreq
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.irq import IRQBALANCE_MODES, irq_affinity, irqbalance
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.network import (
+    backlog, congestion_control, tcp_buffers)
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.nic import nic_settings
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.overrides import override
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import Plan
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.sysctl import profile_sysctl
+
+# The selectors, declared once: tune's argument spec is this, its DOCUMENTATION is checked against it by
+# ansible-test's validate-modules, and plan_selectors reads exactly these keys.
+SELECTOR_SPEC = dict(
+    block=dict(type="list", elements="dict", default=[], mutually_exclusive=[["device", "class"]],
+               required_one_of=[["device", "class"]], options=dict(
+                   device=dict(type="str"),
+                   scheduler=dict(type="str"),
+                   nr_requests=dict(type="int"),
+                   read_ahead_kb=dict(type="int"),
+                   rq_affinity=dict(type="int", choices=[0, 1, 2]),
+                   nomerges=dict(type="int", choices=[0, 1, 2]),
+                   max_sectors_kb=dict(type="int"),
+                   **{"class": dict(type="str", choices=list(BLOCK_CLASSES))})),
+    nic=dict(type="list", elements="dict", default=[], mutually_exclusive=[["interface", "driver"]],
+             required_one_of=[["interface", "driver"]], options=dict(
+                 interface=dict(type="str"),
+                 driver=dict(type="str"),
+                 rings=dict(type="dict"),
+                 channels=dict(type="dict"),
+                 features=dict(type="dict"),
+                 coalesce=dict(type="dict"),
+                 mtu=dict(type="int"),
+                 txqueuelen=dict(type="int"),
+                 rps=dict(type="str"),
+                 xps=dict(type="str"))),
+    irq_affinity=dict(type="list", elements="dict", default=[], mutually_exclusive=[["interface", "device"]],
+                      required_one_of=[["interface", "device"]], options=dict(
+                          interface=dict(type="str"),
+                          device=dict(type="str"),
+                          cpus=dict(type="str", default="local"),
+                          xps=dict(type="bool", default=False))),
+    irqbalance=dict(type="str", choices=list(IRQBALANCE_MODES), default="ban"),
+    tcp_congestion_control=dict(type="str"),
+    default_qdisc=dict(type="str"),
+    default_qdisc_fallback=dict(type="str", default="keep"),
+)
+# What each selector needs detected on the host when tune expands it there.
+SELECTOR_FACTS = {"block": ("block",), "nic": ("nic", "environment"), "irq_affinity": ("irq", "nic", "block",
+                  "environment"), "tcp_congestion_control": ("kernel",), "default_qdisc": ("kernel",)}
+
+
+def plan_for_host(facts, profile=None, overrides=None, host=None, profile_name=None, selectors=None):
+    """{"settings": {identity: value}, "entries": [...], "notes": [...], "errors": [...]} for one host."""
+    plan = Plan(host, profile_name)
+    profile = profile or {}
+    for key, spec in sorted((profile.get("sysctl") or {}).items()):
+        profile_sysctl(plan, facts, key, spec)
+    if profile.get("tcp_buffers"):
+        tcp_buffers(plan, facts, profile["tcp_buffers"])
+    if profile.get("backlog"):
+        backlog(plan, facts, profile["backlog"])
+    if profile.get("congestion_control"):
+        spec = profile["congestion_control"]
+        congestion_control(plan, facts, spec.get("algorithm"), spec.get("qdisc"))
+    for klass, wanted in sorted((profile.get("block") or {}).items()):
+        by_class(plan, facts, klass, wanted or {})
+    if profile.get("nic"):
+        _profile_nic(plan, facts, profile["nic"])
+    if profile.get("cpu"):
+        cpufreq(plan, facts, profile["cpu"])
+    plan_selectors(plan, facts, selectors or {})
+    for identity, value in sorted((overrides or {}).items()):
+        override(plan, facts, identity, value)
+    return plan.result()
+
+
+def _profile_nic(plan, facts, spec):
+    """A profile's nic section is a selector for every hardware NIC, with IRQs placed per NIC."""
+    channels = spec.get("channels")
+    nic_settings(plan, facts, {"rings": spec.get("rings"), "coalesce": spec.get("coalesce"),
+                               "channels": {"combined": channels} if channels else None}, "profile nic",
+                 every=True)
+    placement = spec.get("irq_affinity")
+    if placement:
+        requests = [{"interface": name, "cpus": placement, "xps": bool(spec.get("xps"))}
+                    for name, nic in sorted((facts.get("nics") or {}).items()) if nic.get("irqs")]
+        irq_affinity(plan, facts, requests, "the NIC's IRQs on %s CPUs, one queue per CPU" % placement)
+
+
+def plan_selectors(plan, facts, selectors):
+    """Plan the selectors of SELECTOR_SPEC; keys left out or empty ask for nothing."""
+    for index, request in enumerate(selectors.get("block") or ()):
+        block_queues(plan, facts, request, "block[%d]" % index, "selector")
+    for index, request in enumerate(selectors.get("nic") or ()):
+        nic_settings(plan, facts, request, "nic[%d]" % index, "selector")
+    if selectors.get("irq_affinity"):
+        irq_affinity(plan, facts, selectors["irq_affinity"], "placed by irq_affinity", "selector")
+        irqbalance(plan, facts, selectors.get("irqbalance") or "ban", "selector")
+    if selectors.get("tcp_congestion_control") or selectors.get("default_qdisc"):
+        congestion_control(plan, facts, selectors.get("tcp_congestion_control"), selectors.get("default_qdisc"),
+                           selectors.get("default_qdisc_fallback") or "keep", "selector")
+
+
+def selector_subsets(selectors):
+    """The host_facts subsets these selectors are planned from."""
+    return sorted(set(subset for key, subsets in SELECTOR_FACTS.items() if selectors.get(key) for subset in subsets))

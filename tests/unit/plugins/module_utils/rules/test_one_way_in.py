@@ -1,0 +1,68 @@
+"""One way into tune: a request through tune's selectors, the plan role's selectors or a profile plans the same.
+
+The rules are pure functions of the facts; tune detects the facts on the host
+and runs the same planner the plan filter runs on the controller, so the same
+request gives the same identities and the same values on every fixture host.
+"""
+
+import json
+
+import pytest
+
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import detect_host
+from ansible_collections.hostperf.tuning.plugins.module_utils.journal import Journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import plan_for_host
+from ansible_collections.hostperf.tuning.plugins.module_utils.runner import tune
+
+from conftest import HOST_NAMES
+from fakekernel import FakeKernelTree, tree_digest
+
+BLOCK = {"nvme": {"scheduler": "none", "read_ahead_kb": 128},
+         "hdd": {"scheduler": "mq-deadline", "read_ahead_kb": ">4096"},
+         "ssd": {"scheduler": "kyber", "nr_requests": 256}, "virtual": {"scheduler": "none"}}
+NIC = {"rings": {"rx": "max", "tx": "50%"}, "coalesce": {"rx-usecs": 50, "adaptive-rx": "off"}}
+PROFILE = {"block": BLOCK, "congestion_control": {"algorithm": "bbr", "qdisc": "fq"},
+           "nic": dict(NIC, channels="local", irq_affinity="local", xps=True)}
+
+
+def _selectors(facts):
+    """PROFILE written as selectors: each class, each driver of this host, each NIC that has IRQs."""
+    drivers = sorted(set(nic["driver"] for nic in facts["nics"].values() if nic["driver"]))
+    return {"block": [dict(wanted, **{"class": klass}) for klass, wanted in sorted(BLOCK.items())],
+            "nic": [dict(NIC, driver=driver, channels={"combined": "local"}) for driver in drivers],
+            "irq_affinity": [{"interface": name, "cpus": "local", "xps": True}
+                             for name, nic in sorted(facts["nics"].items()) if nic["irqs"]],
+            "tcp_congestion_control": "bbr", "default_qdisc": "fq"}
+
+
+@pytest.mark.parametrize("host", HOST_NAMES)
+def test_a_profile_and_the_same_selectors_plan_the_same_on_every_host(host_root, host):
+    facts = json.loads(json.dumps(detect_host(FakeKernelTree(host_root(host)))))
+    by_profile = plan_for_host(facts, PROFILE)
+    by_selectors = plan_for_host(facts, selectors=_selectors(facts))
+    assert by_profile["errors"] == by_selectors["errors"] == []
+    assert by_selectors["settings"] == by_profile["settings"]
+    assert any(identity.startswith("block:") for identity in by_profile["settings"]), "the request must reach disks"
+
+
+@pytest.mark.parametrize("host", HOST_NAMES)
+def test_tune_expands_its_typed_options_on_the_host_exactly_as_the_planner_does(host_root, host):
+    tree = FakeKernelTree(host_root(host), loadable={"tcp_bbr", "sch_fq"})
+    facts = json.loads(json.dumps(detect_host(tree)))
+    planned = plan_for_host(facts, PROFILE)["settings"]
+    before = tree_digest(tree.root)
+    answer = tune(tree, Journal(tree), _selectors(facts), check_mode=True)
+    assert tree.writes == [] and tree_digest(tree.root) == before
+    assert dict((item["identity"], item["after"]) for item in answer["settings"]) == dict(
+        (identity, str(value)) for identity, value in planned.items())
+
+
+def test_a_kernel_without_the_algorithm_keeps_its_own_either_way(host_root):
+    """A selector is fleet-wide, so a missing algorithm is a note in tune as in a profile; an identity is exact."""
+    tree = FakeKernelTree(host_root("dc-2socket"))
+    answer = tune(tree, Journal(tree), {"tcp_congestion_control": "vegas"})
+    assert not answer["changed"] and tree.writes == []
+    assert answer["notes"] == ["tcp_congestion_control vegas: not available on kernel 6.1.0-27-amd64 "
+                               "(available: reno, cubic; module tcp_vegas: unknown); congestion control stays cubic"]
+    facts = json.loads(json.dumps(detect_host(tree)))
+    assert plan_for_host(facts, {"congestion_control": {"algorithm": "vegas"}})["notes"] == answer["notes"]
