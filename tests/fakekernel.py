@@ -24,7 +24,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import for
 from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import COMMANDS_FILE, CommandResult, HostTree
 from ansible_collections.hostperf.tuning.plugins.module_utils.journal import Journal
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic import FEATURE_ALIASES
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic_ethtool import FEATURE_ALIASES
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import SCHEDULER_MODULES
 from ansible_collections.hostperf.tuning.plugins.module_utils.runner import tune
 

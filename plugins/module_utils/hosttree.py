@@ -183,6 +183,13 @@ class HostTree:
             return CommandResult.from_dict(data)
         return self._execute(argv, timeout)
 
+    def run_checked(self, argv):
+        """run, for a command that changes something: OSError with the command's own answer when it fails."""
+        result = self.run(argv)
+        if not result.ok:
+            raise OSError("%s: %s" % (" ".join(argv), (result.stderr or result.stdout).strip() or "rc %d" % result.rc))
+        return result
+
     def _execute(self, argv, timeout):
         program = find_program(argv[0])
         if program is None:

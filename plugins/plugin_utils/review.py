@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.identity import split_identity
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.irq import irq_facts
 
 
@@ -42,16 +43,15 @@ def review_lines(check, plan, facts=None):
 
 
 def _unplanned(identity):
-    """What the host added to the plan: a module another setting needs, or a hostperf_* selector's expansion."""
-    if identity.startswith("module:"):
+    """What the host added to the plan: a module another setting needs, or a value the kernel couples to one."""
+    if split_identity(identity)[0] == "module":
         return dict(risk="low", reason="loaded first: a planned setting needs it")
-    return dict(risk="?", reason="from a selector (hostperf_block, hostperf_nic, hostperf_irq_affinity, "
-                                 "hostperf_tcp_congestion_control, hostperf_default_qdisc)")
+    return dict(risk="?", reason="the host adds it: the kernel changes it with a planned setting")
 
 
 def describe(identity, irqs):
     """An IRQ identity with the device and queue its number stands for on this host (numbers change at boot)."""
-    kind, dummy, number = identity.partition(":")
+    kind, number = split_identity(identity)
     if kind != "irq":
         return identity
     facts = irq_facts(irqs, number)

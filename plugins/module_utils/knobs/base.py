@@ -13,6 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.identity import IdentityError
+
 
 class KnobError(ValueError):
     """A setting that cannot be applied; the message names the setting and the reason."""
@@ -50,6 +52,7 @@ NO_FILES = Persistence(None, None)  # a kind whose live state persists by itself
 
 class Knob:
     kind = None
+    grammar = None  # identity.Grammar: how this kind's identities are spelled, for the parser and docs/identities.md
     # Lower first: a block device's scheduler before its nr_requests, which a
     # scheduler switch resets.
     order = 50
@@ -61,6 +64,19 @@ class Knob:
     def __init__(self, tree, name):
         self.tree = tree
         self.name = name
+
+    @classmethod
+    def create(cls, tree, name):
+        """The knob for the name after 'kind:'; a kind of several mechanisms picks the class here."""
+        return cls(tree, name)
+
+    @classmethod
+    def fields_of(cls, name):
+        """{field: text} of name by this kind's grammar, or KnobError naming the expected form."""
+        try:
+            return cls.grammar.parse(name)
+        except IdentityError as exc:
+            raise KnobError(str(exc))
 
     @property
     def identity(self):

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.block import disk_attribute
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.memory import parse_choice
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.pci import udev_properties
@@ -33,14 +34,16 @@ _UDEV_IDS = ("ID_WWN", "ID_SERIAL", "ID_PATH")
 
 class BlockQueueKnob(Knob):
     kind = "block"
+    grammar = Grammar("block", ("device", "attribute"), ("block:nvme0n1:scheduler", "block:sda:read_ahead_kb"))
 
     def __init__(self, tree, name):
-        device, sep, attribute = name.partition(":")
+        fields = self.fields_of(name)
+        device, attribute = fields["device"], fields["attribute"]
         try:
             block_device(device)
         except InvalidName as exc:
             raise KnobError(str(exc))
-        if not sep or attribute not in ATTRIBUTES:
+        if attribute not in ATTRIBUTES:
             raise KnobError("block %s: unknown queue setting %r (known: %s)"
                             % (device, attribute, ", ".join(sorted(ATTRIBUTES))))
         Knob.__init__(self, tree, name)

@@ -16,7 +16,9 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.values import pairs_of, uniform_or_pairs
 
 CPUFREQ_DIR = "/sys/devices/system/cpu/cpufreq"
 TMPFILES_PATH = "/etc/tmpfiles.d/hostperf-tuning-cpufreq.conf"
@@ -30,6 +32,8 @@ _POLICY = re.compile(r"^policy\d{1,5}$")
 
 class CpufreqKnob(Knob):
     kind = "cpufreq"
+    grammar = Grammar("cpufreq", ("attribute",), ("cpufreq:scaling_governor",
+                                                  "cpufreq:energy_performance_preference"))
 
     def __init__(self, tree, name):
         if name not in AVAILABLE:
@@ -61,15 +65,15 @@ class CpufreqKnob(Knob):
         return word
 
     def read(self):
-        values = dict((policy, (self.tree.read(self._path(policy)) or "").strip()) for policy in self._policies())
-        if len(set(values.values())) == 1:
-            return list(values.values())[0]
-        return " ".join("%s=%s" % (policy, values[policy]) for policy in self._policies())
+        policies = self._policies()
+        return uniform_or_pairs(dict((policy, (self.tree.read(self._path(policy)) or "").strip())
+                                     for policy in policies), policies)
 
     def write(self, value):
-        per_policy = dict(item.split("=", 1) for item in value.split()) if "=" in value else None
-        for policy in self._policies():
-            word = per_policy.get(policy) if per_policy is not None else value
+        policies = self._policies()
+        per_policy = pairs_of(value, policies)
+        for policy in policies:
+            word = per_policy.get(policy)
             if word and (self.tree.read(self._path(policy)) or "").strip() != word:
                 self.tree.write(self._path(policy), word)
 
@@ -79,8 +83,7 @@ def render_tmpfiles(entries):
         return None
     lines = ["# Managed by hostperf.tuning: changes here are overwritten; roll back with hostperf.tuning.rollback."]
     for knob, value, dummy in sorted(entries, key=lambda entry: entry[0].order):
-        pairs = [item.split("=", 1) for item in value.split()] if "=" in value else [("policy*", value)]
-        for policy, word in pairs:
+        for policy, word in pairs_of(value, ["policy*"]).items():
             lines.append("w %s/%s/%s - - - - %s" % (CPUFREQ_DIR, policy, knob.attribute, word))
     return "\n".join(lines) + "\n"
 

@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import CpuListError, format_cpulist, parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.irq import (
     DEBUGFS_IRQS, PROC_IRQ, action_names, is_managed)
@@ -44,6 +45,7 @@ ExecStart=%s apply
 
 class IrqAffinityKnob(Knob):
     kind = "irq"
+    grammar = Grammar("irq", ("irq",), ("irq:42",))
     order = 70  # after NIC channels, which re-create queue IRQs
     drifts = True
 

@@ -7,12 +7,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.identity import IdentityError, split_identity
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import BlockQueueKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpufreq import CpufreqKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.irq import IrqAffinityKnob
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.module import KernelModuleKnob
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.kernel_module import KernelModuleKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic import NicKnob
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic_attribute import NicAttributeKnob
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic_ethtool import NicSizeKnob, NicSwitchKnob
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic_queue import NicQueueKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.service import ServiceKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import SysctlKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.unit import UnitCpuAffinityKnob
@@ -20,11 +24,21 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.unit import 
 KINDS = dict((kind.kind, kind) for kind in (
     SysctlKnob, BlockQueueKnob, KernelModuleKnob, NicKnob, IrqAffinityKnob, ServiceKnob, CpufreqKnob,
     UnitCpuAffinityKnob))
+# The nic kind's mechanisms, each registered with NicKnob for the settings it handles.
+NIC_MECHANISMS = (NicAttributeKnob, NicQueueKnob, NicSizeKnob, NicSwitchKnob)
 
 
 def knob_for(tree, identity):
     """The knob an identity such as 'block:sda:scheduler' names."""
-    kind, sep, name = str(identity).partition(":")
-    if not sep or kind not in KINDS:
+    try:
+        kind, name = split_identity(identity)
+    except IdentityError:
+        kind, name = str(identity).partition(":")[0], None
+    if name is None or kind not in KINDS:
         raise KnobError("setting %r: unknown kind %r (known: %s)" % (identity, kind, ", ".join(sorted(KINDS))))
-    return KINDS[kind](tree, name)
+    return KINDS[kind].create(tree, name)
+
+
+def grammars():
+    """{kind: Grammar} of every kind, for the parser's users and docs/identities.md."""
+    return dict((kind, knob.grammar) for kind, knob in KINDS.items())

@@ -13,6 +13,7 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import NO_FILES, Knob, KnobError
 
 UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.@-]{1,200}\.(service|socket|timer)$")
@@ -28,10 +29,13 @@ def unit_property(tree, unit, name):
 
 class ServiceKnob(Knob):
     kind = "service"
+    grammar = Grammar("service", ("unit*", "state"),
+                      ("service:irqbalance.service:active", "service:irqbalance.service:enabled"))
     order = 5  # stop a daemon before changing what it would fight over
 
     def __init__(self, tree, name):
-        unit, dummy, aspect = str(name).rpartition(":")
+        fields = self.fields_of(name)
+        unit, aspect = fields["unit"], fields["state"]
         if not UNIT_NAME.match(unit) or aspect not in STATES:
             raise KnobError("service %r: expected UNIT:active or UNIT:enabled with a systemd unit name" % (name,))
         Knob.__init__(self, tree, name)
@@ -66,10 +70,7 @@ class ServiceKnob(Knob):
         verb = dict(STATES[self.aspect][2], masked="mask").get(value)
         if verb is None:
             raise OSError("systemctl cannot make %s %s again (it is set by its unit file)" % (self.unit, value))
-        argv = ["systemctl", verb, self.unit]
-        result = self.tree.run(argv)
-        if not result.ok:
-            raise OSError("%s: %s" % (" ".join(argv), (result.stderr or result.stdout).strip() or "rc %d" % result.rc))
+        self.tree.run_checked(["systemctl", verb, self.unit])
 
 
 ServiceKnob.persistence = NO_FILES

@@ -10,6 +10,7 @@ __metaclass__ = type
 import os
 import re
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence
 from ansible_collections.hostperf.tuning.plugins.module_utils.names import InvalidName, sysctl_key, sysctl_path
 
@@ -59,6 +60,7 @@ def normalise(value):
 
 class SysctlKnob(Knob):
     kind = "sysctl"
+    grammar = Grammar("sysctl", ("key*",), ("sysctl:vm.swappiness", "sysctl:net.ipv4.tcp_rmem"))
 
     def __init__(self, tree, name):
         try:

@@ -18,10 +18,12 @@ __metaclass__ = type
 import errno
 import re
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import CpuListError, format_cpulist, parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpus import cpu_set
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.service import UNIT_NAME, unit_property
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.values import pairs_of, uniform_or_pairs
 
 DROPIN = "/etc/systemd/system/%s.d/90-hostperf-tuning-cpus.conf"
 _DROPIN = re.compile(r"^/etc/systemd/system/([A-Za-z0-9:_.@-]+)\.d/90-hostperf-tuning-cpus\.conf$")
@@ -31,10 +33,15 @@ NOT_RUNNING = ""
 
 class UnitCpuAffinityKnob(Knob):
     kind = "unit"
+    grammar = Grammar("unit", ("unit*", "property"), ("unit:nginx.service:cpu_affinity",))
     order = 80
 
     def __init__(self, tree, name):
-        unit, dummy, aspect = str(name).rpartition(":")
+        try:
+            fields = self.grammar.parse(name)
+        except ValueError:
+            fields = {"unit": "", "property": ""}
+        unit, aspect = fields["unit"], fields["property"]
         if not UNIT_NAME.match(unit) or not unit.endswith(".service") or aspect != "cpu_affinity":
             raise KnobError("unit %r: expected SERVICE.service:cpu_affinity" % (name,))
         Knob.__init__(self, tree, name)
@@ -68,16 +75,15 @@ class UnitCpuAffinityKnob(Knob):
         affinities = dict((task, cpus) for task, cpus in affinities.items() if cpus is not None)
         if not affinities:
             return NOT_RUNNING
-        if len(set(affinities.values())) == 1:
-            return list(affinities.values())[0]
-        return " ".join("%s=%s" % (task, affinities[task]) for task in sorted(affinities, key=int))
+        return uniform_or_pairs(affinities, sorted(affinities, key=int))
 
     def write(self, value):
         if value == NOT_RUNNING:
             return
-        per_task = dict(item.split("=", 1) for item in value.split()) if "=" in value else None
-        for task in self._tasks():
-            cpus = per_task.get(task) if per_task is not None else value
+        tasks = self._tasks()
+        per_task = pairs_of(value, tasks)
+        for task in tasks:
+            cpus = per_task.get(task)
             if cpus is None:
                 continue
             try:
@@ -97,7 +103,7 @@ class UnitCpuAffinityKnob(Knob):
 
 def _normal(value):
     if "=" in value:
-        return dict((task, tuple(parse_cpulist(cpus))) for task, cpus in (item.split("=", 1) for item in value.split()))
+        return dict((task, tuple(parse_cpulist(cpus))) for task, cpus in pairs_of(value, ()).items())
     return tuple(parse_cpulist(value))
 
 

@@ -16,6 +16,7 @@ __metaclass__ = type
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import format_cpulist, parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.nic import queue_of_irq
+from ansible_collections.hostperf.tuning.plugins.module_utils.identity import split_identity
 
 IRQBALANCE_MODES = ("ban", "stop")
 IRQBALANCE_UNIT = "irqbalance.service"
@@ -30,8 +31,9 @@ def irq_affinity(plan, facts, requests, reason, source="profile"):
                 "online": cpu.get("online_list") or [], "isolated": parse_cpulist(cpu.get("isolated") or "")},
                requests, desired, plan.notes, plan.errors)
     for identity, value in sorted(desired.items()):
-        if identity.startswith("irq:"):
-            plan.add(identity, value, irq_facts(irqs, identity.split(":")[1]).get("affinity"), reason, "low", source)
+        kind, name = split_identity(identity)
+        if kind == "irq":
+            plan.add(identity, value, irq_facts(irqs, name).get("affinity"), reason, "low", source)
         else:
             plan.add(identity, value, None, "transmit from the CPU that takes the queue's interrupts", "low", source)
 

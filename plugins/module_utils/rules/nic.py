@@ -15,11 +15,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import format_cpulist, parse_cpulist
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic import FEATURE_ALIASES, amount_of
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic_ethtool import FEATURE_ALIASES, amount_of
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.irq import usable_cpus
 
-# option -> identity group; dict options take {parameter: value}
-GROUPS = {"rings": "ring", "channels": "channels", "features": "feature", "coalesce": "coalesce"}
+# settings that take {parameter: value}; each is named in identities as here (nic:eth0:rings:rx)
+GROUPS = ("rings", "channels", "features", "coalesce")
 VALUES = ("mtu", "txqueuelen")
 QUEUE_MASKS = ("rps", "xps")
 SETTINGS = tuple(GROUPS) + VALUES + QUEUE_MASKS
@@ -67,13 +67,13 @@ def _by_driver(plan, facts, driver, request, where, source):
 
 
 def _interface(plan, facts, name, nic, request, where, exact, source):
-    for option, group in sorted(GROUPS.items()):
+    for option in GROUPS:
         for parameter, value in sorted((request.get(option) or {}).items()):
             if option == "features":
                 parameter = FEATURE_ALIASES.get(parameter, parameter)
             planned = _planned(plan, facts, nic, option, parameter, value, where, exact)
             if planned is not None:
-                plan.add("nic:%s:%s:%s" % (name, group, parameter), str(planned[0]) if not exact else planned[0],
+                plan.add("nic:%s:%s:%s" % (name, option, parameter), str(planned[0]) if not exact else planned[0],
                          planned[1], planned[2], "medium" if option in ("rings", "channels", "coalesce") else "low",
                          source)
     for option in VALUES:

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.identity import IdentityError, split_identity
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import ATTRIBUTES, SCHEDULER_MODULES
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import KINDS
@@ -18,8 +19,11 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import 
 
 def override(plan, facts, identity, value):
     """An exact identity from the inventory: replaces what was planned, null switches it off."""
-    kind, sep, name = str(identity).partition(":")
-    if kind not in KINDS or not sep:
+    try:
+        kind, name = split_identity(identity)
+    except IdentityError:
+        kind, name = None, None
+    if kind not in KINDS:
         plan.errors.append("override %s: unknown setting (kinds: %s)" % (identity, ", ".join(sorted(KINDS))))
         return
     if value is None:
@@ -29,23 +33,23 @@ def override(plan, facts, identity, value):
             plan.notes.append("override %s: switched off" % identity)
         return
     try:
-        current = _check_override(facts, kind, name, value)
+        current = _check_override(facts, kind, KINDS[kind].fields_of(name), value)
     except (KnobError, InvalidName, ValueError) as exc:
         plan.errors.append("override %s: %s" % (identity, exc))
         return
     plan.add(identity, value, current, "override from the inventory", "medium", source="override")
 
 
-def _check_override(facts, kind, name, value):
+def _check_override(facts, kind, fields, value):
     """What the facts can tell before the host is asked; the host's own validation still runs in tune."""
     if kind == "sysctl":
-        key = sysctl_key(name)
+        key = sysctl_key(fields["key"])
         limits = LIMITS.get(key)
         if limits and str(value).lstrip("-").isdigit() and not limits[0] <= int(value) <= limits[1]:
             raise ValueError("%s is out of the kernel's range %d..%d" % (value, limits[0], limits[1]))
         return sysctl_current(facts, key)
     if kind == "block":
-        device, dummy, attribute = name.partition(":")
+        device, attribute = fields["device"], fields["attribute"]
         disk = (facts.get("block") or {}).get(device)
         if disk is None:
             raise ValueError("no disk %s on this host" % device)
@@ -56,14 +60,14 @@ def _check_override(facts, kind, name, value):
                              % (device, value, ", ".join(disk.get("schedulers") or [])))
         return disk.get(attribute)
     if kind == "nic":
-        interface = name.split(":")[0]
+        interface = fields["interface"]
         if interface not in (facts.get("nics") or {}) and interface not in (facts.get("virtual_nics") or {}):
             raise ValueError("no interface %s on this host" % interface)
     if kind == "irq":
-        irq = irq_facts(facts.get("irqs") or {}, name)
+        irq = irq_facts(facts.get("irqs") or {}, fields["irq"])
         if not irq:
-            raise ValueError("no IRQ %s on this host" % name)
+            raise ValueError("no IRQ %s on this host" % fields["irq"])
         if irq.get("managed"):
-            raise ValueError("IRQ %s (%s) is kernel-managed" % (name, irq.get("name")))
+            raise ValueError("IRQ %s (%s) is kernel-managed" % (fields["irq"], irq.get("name")))
         return irq.get("affinity")
     return None

@@ -12,7 +12,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.journal import (
     COMMITTED, PENDING, ROLLED_BACK, Journal, JournalError)
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import UDEV_RULES_FILE
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.module import MODULES_LOAD_FILE
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.kernel_module import MODULES_LOAD_FILE
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import SYSCTL_FILE
 from ansible_collections.hostperf.tuning.plugins.module_utils.runner import diff_of, requested_settings, tune
 from ansible_collections.hostperf.tuning.plugins.module_utils.transaction import Engine, TransactionError

@@ -14,7 +14,7 @@ CHECK = {"notes": ["qdisc fq does not exist"], "files": [
     {"identity": "sysctl:vm.dirty_ratio", "before": "20", "after": 20, "changed": False},
     {"identity": "irq:26", "before": "2-3", "after": "2", "changed": True},
     {"identity": "module:bfq", "before": "absent", "after": "loaded", "changed": True},
-    {"identity": "nic:eth1:ring:rx", "before": 256, "after": [1024], "changed": True}]}
+    {"identity": "nic:eth1:rings:rx", "before": 256, "after": [1024], "changed": True}]}
 FACTS = {"irqs": {"26": {"name": "enp130s0-rx-0", "owner": ["enp130s0"]}}}
 
 
@@ -26,8 +26,7 @@ def test_what_the_host_reported_is_listed_with_the_plan_s_reason_and_risk():
         "sysctl:vm.swappiness: 60 -> 10  [low] keep the page cache",
         "irq:26 (enp130s0-rx-0): 2-3 -> 2  [low] the NIC's IRQs on local CPUs",
         "module:bfq: absent -> loaded  [low] loaded first: a planned setting needs it",
-        "nic:eth1:ring:rx: 256 -> 1024  [?] from a selector (hostperf_block, hostperf_nic, hostperf_irq_affinity, "
-        "hostperf_tcp_congestion_control, hostperf_default_qdisc)",
+        "nic:eth1:rings:rx: 256 -> 1024  [?] the host adds it: the kernel changes it with a planned setting",
         "files: would create /etc/sysctl.d/90-hostperf-tuning.conf, "
         "would update /etc/udev/rules.d/90-hostperf-tuning-net.rules"]
 

@@ -4,7 +4,7 @@ import pytest
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import BlockQueueKnob, render_udev
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.module import KernelModuleKnob, render_modules
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.kernel_module import KernelModuleKnob, render_modules
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import KINDS, knob_for
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import SysctlKnob, normalise, render_sysctl
 from ansible_collections.hostperf.tuning.plugins.module_utils.runner import diff_of

@@ -20,17 +20,17 @@ def dc(host_root):
 
 
 def knob(tree, name):
-    return NicKnob(tree, name)
+    return NicKnob.create(tree, name)
 
 
 def test_ring_values_as_number_max_percentage_or_fraction(dc):
-    rx = knob(dc, MLX + ":ring:rx")
+    rx = knob(dc, MLX + ":rings:rx")
     assert rx.read() == "1024"
     assert [rx.validate(value) for value in ("max", "50%", 0.25, 2048, "4096")] == [
         "8192", "4096", "2048", "2048", "4096"]
-    with pytest.raises(KnobError, match="ring rx: 9000 is above the driver's maximum 8192"):
+    with pytest.raises(KnobError, match="rings rx: 9000 is above the driver's maximum 8192"):
         rx.validate(9000)
-    with pytest.raises(KnobError, match="ring rx: 0 is below the minimum 1"):
+    with pytest.raises(KnobError, match="rings rx: 0 is below the minimum 1"):
         rx.validate(0)
     with pytest.raises(KnobError, match="must be a number, max, a percentage or a fraction"):
         rx.validate("lots")
@@ -41,20 +41,20 @@ def test_ring_values_as_number_max_percentage_or_fraction(dc):
 
 def test_a_driver_without_rings_channels_or_coalescing_says_so_per_setting(host_root):
     tree = FakeKernelTree(host_root("edge-box"))
-    for name in ("ring:rx", "channels:combined", "coalesce:rx-usecs"):
+    for name in ("rings:rx", "channels:combined", "coalesce:rx-usecs"):
         with pytest.raises(KnobError, match="the driver does not support it .*Operation not supported"):
             knob(tree, "enx0c5b8f279a64:" + name).validate(1)
-    assert knob(tree, "enx0c5b8f279a64:feature:gro").validate("off") == "off"
+    assert knob(tree, "enx0c5b8f279a64:features:gro").validate("off") == "off"
 
 
 def test_features_by_short_or_long_name_fixed_ones_refused(dc):
-    gro = knob(dc, "eno1:feature:gro")
-    assert gro.identity == "nic:eno1:feature:generic-receive-offload"
+    gro = knob(dc, "eno1:features:gro")
+    assert gro.identity == "nic:eno1:features:generic-receive-offload"
     assert gro.read() == "on" and gro.validate(False) == "off"
     with pytest.raises(KnobError, match="large-receive-offload: fixed by the driver .always off"):
-        knob(dc, "eno1:feature:lro").validate("on")
+        knob(dc, "eno1:features:lro").validate("on")
     with pytest.raises(KnobError, match="no such feature on this interface .changeable: .*generic-receive-offload"):
-        knob(dc, "eno1:feature:warp-drive").validate("on")
+        knob(dc, "eno1:features:warp-drive").validate("on")
     with pytest.raises(KnobError, match="must be on or off"):
         gro.validate("sometimes")
 
@@ -63,7 +63,7 @@ def test_group_feature_whose_sub_features_are_all_fixed_is_refused(host_root):
     """The lab's virtio NIC prints 'tx-checksumming: off' without [fixed]; every sub-feature is fixed."""
     tree = FakeKernelTree(host_root("lab-datacenter-vm"))
     with pytest.raises(KnobError, match="tx-checksumming: fixed by the driver"):
-        knob(tree, "enp0s3:feature:tx").validate("on")
+        knob(tree, "enp0s3:features:tx").validate("on")
 
 
 def test_channels_above_the_maximum_are_refused(host_root):
@@ -109,10 +109,10 @@ def test_mtu_txqueuelen_and_rps_are_sysfs_values(dc):
 @pytest.mark.parametrize("name, words", [
     ("../eth0:mtu", "not a valid interface name"),
     ("eth0/../../x:mtu", "not a valid interface name"),
-    ("eth0:mtu:x", "mtu needs a valid parameter"),
-    ("eth0:ring:rx/../../x", "ring needs a valid parameter"),
+    ("eth0:mtu:x", "mtu takes no parameter"),
+    ("eth0:rings:rx/../../x", "rings needs a valid parameter"),
     ("eth0:rps:../rx-0", "rps needs a valid parameter"),
-    ("eth0:feature:gro/../x", "feature needs a valid parameter"),
+    ("eth0:features:gro/../x", "features needs a valid parameter"),
     ("eth0:speed", "unknown setting 'speed'"),
 ])
 def test_names_with_path_tricks_never_become_paths(tmp_path, name, words):
@@ -122,8 +122,8 @@ def test_names_with_path_tricks_never_become_paths(tmp_path, name, words):
 
 def test_udev_rule_matches_the_permanent_mac_and_groups_ethtool_calls(dc):
     settings = [(knob(dc, MLX + ":" + name), value) for name, value in (
-        ("ring:rx", "8192"), ("ring:tx", "8192"), ("channels:combined", "16"), ("feature:gro", "on"),
-        ("feature:lro", "off"), ("coalesce:adaptive-rx", "on"), ("mtu", "9000"), ("rps:rx-1", "32-35"))]
+        ("rings:rx", "8192"), ("rings:tx", "8192"), ("channels:combined", "16"), ("features:gro", "on"),
+        ("features:lro", "off"), ("coalesce:adaptive-rx", "on"), ("mtu", "9000"), ("rps:rx-1", "32-35"))]
     settings.append((knob(dc, MLX + ":xps"), "0-3"))
     rules = render_udev([(item, value, item.persist_data()) for item, value in settings]).splitlines()
     rule = rules[2]
@@ -153,14 +153,14 @@ def test_tx_checksum_off_takes_tso_with_it_and_rollback_restores_both(dc, tmp_pa
     journal = Journal(dc, "/var/lib/hostperf")
     before = tree_digest(dc.root)
     engine = Engine(dc, journal)
-    result = engine.apply({"nic:eno1:feature:tx": "off"})
-    assert knob(dc, "eno1:feature:tso").read() == "off"
+    result = engine.apply({"nic:eno1:features:tx": "off"})
+    assert knob(dc, "eno1:features:tso").read() == "off"
     record = journal.transactions()[-1]
     journaled = dict((item["identity"], item["before"]) for item in record["settings"])
-    assert journaled["nic:eno1:feature:tcp-segmentation-offload"] == "on"
-    assert result["settings"][0]["identity"] == "nic:eno1:feature:tx-checksumming"
+    assert journaled["nic:eno1:features:tcp-segmentation-offload"] == "on"
+    assert result["settings"][0]["identity"] == "nic:eno1:features:tx-checksumming"
     engine.rollback("last")
-    assert knob(dc, "eno1:feature:tso").read() == "on" and knob(dc, "eno1:feature:tx").read() == "on"
+    assert knob(dc, "eno1:features:tso").read() == "on" and knob(dc, "eno1:features:tx").read() == "on"
     after = tree_digest(dc.root)
     assert {path: value for path, value in after.items() if not path.startswith("/var/lib/hostperf")} == before
 
@@ -184,7 +184,7 @@ def test_tune_nic_by_driver_with_local_rps_persists_and_is_idempotent(dc):
     params = {"nic": [{"driver": "mlx5_core", "rings": {"rx": "max"}, "features": {"gro": "off"}, "rps": "local"}]}
     result = tune(dc, journal, params)
     identities = [item["identity"] for item in result["settings"]]
-    assert "nic:ens1f1np1:ring:rx" in identities and "nic:eno1:ring:rx" not in identities
+    assert "nic:ens1f1np1:rings:rx" in identities and "nic:eno1:rings:rx" not in identities
     assert knob(dc, "ens1f1np1:rps:rx-31").read() == "16-31,48-63"
     rules = dc.read(UDEV_RULES_FILE)
     assert rules.count("SUBSYSTEM==\"net\"") == 2 and rules.count("SUBSYSTEM==\"queues\", KERNEL==\"rx-*\"") == 2
@@ -196,7 +196,7 @@ def test_warnings_name_disruptive_changes_in_check_mode_too(dc):
     result = tune(dc, Journal(dc, "/var/lib/hostperf"), {"nic": [{"interface": "eno1", "rings": {"rx": 4096}}]},
                   check_mode=True)
     assert result["settings"][0]["disruption"].startswith("changing ring sizes")
-    assert knob(dc, "eno1:ring:rx").read() == "256"
+    assert knob(dc, "eno1:rings:rx").read() == "256"
 
 
 def test_networkmanager_is_named_when_it_could_override_the_rule(dc):

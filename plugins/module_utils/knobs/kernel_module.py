@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence
 
 MODULES_LOAD_FILE = "/etc/modules-load.d/hostperf-tuning.conf"
@@ -18,6 +19,7 @@ LOADED, BUILTIN, ABSENT = "loaded", "builtin", "absent"
 
 class KernelModuleKnob(Knob):
     kind = "module"
+    grammar = Grammar("module", ("module",), ("module:tcp_bbr", "module:sch_fq"))
     order = 0  # a module must be there before the sysctl that names it
 
     def __init__(self, tree, name):
@@ -48,10 +50,7 @@ class KernelModuleKnob(Knob):
         return _present(first) == _present(second)
 
     def write(self, value):
-        argv = ["modprobe", self.name] if value != ABSENT else ["modprobe", "-r", self.name]
-        result = self.tree.run(argv)
-        if not result.ok:
-            raise OSError("%s: %s" % (" ".join(argv), (result.stderr or result.stdout).strip() or "rc %d" % result.rc))
+        self.tree.run_checked(["modprobe", self.name] if value != ABSENT else ["modprobe", "-r", self.name])
 
 
 def _present(state):
