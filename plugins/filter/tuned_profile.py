@@ -16,7 +16,8 @@ description:
   - Reads a tuned profile (its C(tuned.conf) and every profile it includes) on the controller and returns the
     equivalent hostperf.tuning profile, with every directive that has no equivalent listed, file and line.
   - Translated are C([sysctl]), C([cpu]) C(governor) and C(energy_performance_preference), C([disk]) C(elevator) and
-    C(readahead) (KiB, or sectors with C(s)), C([variables]) and tuned's C(>) (only raise a value).
+    C(readahead) (KiB, or sectors with C(s)), C([vm]) C(transparent_hugepages), C([variables]) and tuned's C(>)
+    (only raise a value).
 options:
   _input:
     description: The tuned profile's name (searched in O(dirs)) or the path of its directory.

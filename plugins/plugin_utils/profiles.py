@@ -17,13 +17,14 @@ import re
 
 import yaml
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import ATTRIBUTES
 from ansible_collections.hostperf.tuning.plugins.module_utils.names import InvalidName, sysctl_key
-from ansible_collections.hostperf.tuning.plugins.module_utils.rules.block import BLOCK_CLASSES
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import (
+    AMOUNT, CHOICES, FLAG, POSITIVE, RISKS, SHARE, TEXT)
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import PROFILE_SECTIONS
 
 COLLECTION_PROFILES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                    "profiles")
-SECTIONS = ("summary", "extends", "sysctl", "tcp_buffers", "backlog", "congestion_control", "block", "nic", "cpu")
+SECTIONS = ("summary", "extends", "sysctl") + tuple(section.name for section in PROFILE_SECTIONS)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -87,15 +88,8 @@ def merge(base, override):
 
 
 # -- what each section may hold ----------------------------------------------------
-RISKS = ("low", "medium", "high")
-POSITIVE, SHARE, FLAG, TEXT, AMOUNT, CHOICES = "positive", "share", "flag", "text", "amount", "choices"
-SHAPES = {
-    "tcp_buffers": {"target_rtt_ms": POSITIVE, "assumed_speed_mbps": POSITIVE, "memory_share": SHARE, "shrink": FLAG},
-    "backlog": {"burst_ms": POSITIVE, "assumed_speed_mbps": POSITIVE},
-    "congestion_control": {"algorithm": TEXT, "qdisc": TEXT},
-    "nic": {"rings": {"*": AMOUNT}, "channels": AMOUNT, "coalesce": {"*": AMOUNT}, "irq_affinity": TEXT, "xps": FLAG},
-    "cpu": {"governor": CHOICES, "energy_performance_preference": CHOICES},
-}
+# Each rule declares the shape of its section (module_utils/rules); sysctl, keyed by sysctl names, is checked here.
+SHAPES = dict((section.name, section.shape) for section in PROFILE_SECTIONS)
 
 
 def check_profile(data):
@@ -125,11 +119,6 @@ def check_profile(data):
             problems.append("%s.value: %r is not a number, text or list" % (where, spec["value"]))
         if spec.get("risk") not in (None,) + RISKS:
             problems.append("%s.risk: %r must be one of %s" % (where, spec.get("risk"), ", ".join(RISKS)))
-    for klass, settings in _mapping(data, "block", problems):
-        if klass not in BLOCK_CLASSES:
-            problems.append("block.%s: unknown device class (known: %s)" % (klass, ", ".join(BLOCK_CLASSES)))
-        elif settings is not None:
-            problems.extend(_shaped("block.%s" % klass, settings, dict((name, AMOUNT) for name in ATTRIBUTES)))
     for section, shape in SHAPES.items():
         if data.get(section) is not None:
             problems.extend(_shaped(section, data[section], shape))

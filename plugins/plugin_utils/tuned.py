@@ -5,9 +5,10 @@
 
 What has an equivalent is translated: [sysctl], [cpu] governor and
 energy_performance_preference, [disk] elevator and readahead (KiB, or
-sectors with "s"), and tuned's ">" ("only raise") on both. Everything else
-(bootloader, scripts, THP, conditional sections, ...) is listed, directive
-by directive, as untranslated, so nothing is dropped silently.
+sectors with "s"), [vm] transparent_hugepages, and tuned's ">" ("only
+raise"). Everything else (bootloader, scripts, conditional sections, ...)
+is listed, directive by directive, as untranslated, so nothing is dropped
+silently.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -96,7 +97,7 @@ def import_tuned(name, dirs=TUNED_DIRS):
                                 % (where, section, key, value, ", ".join(conditional))
                                 for key, (value, where) in sorted(items.items()))
             continue
-        translate = {"sysctl": _sysctl, "cpu": _cpu, "disk": _disk}.get(plugin)
+        translate = {"sysctl": _sysctl, "cpu": _cpu, "disk": _disk, "vm": _vm}.get(plugin)
         for key, (value, where) in sorted(items.items()):
             if key == "type":
                 continue
@@ -132,6 +133,13 @@ def _cpu(profile, key, value, label):
         return True
     if key == "energy_performance_preference":
         profile.setdefault("cpu", {})["energy_performance_preference"] = value.split("|")
+        return True
+    return False
+
+
+def _vm(profile, key, value, label):
+    if key == "transparent_hugepages":
+        profile.setdefault("thp", {})["enabled"] = value
         return True
     return False
 

@@ -158,6 +158,32 @@ def test_global_vm_key_is_put_back(tmp_path, global_vm_key):
     assert read(path) == saved
 
 
+@pytest.fixture
+def thp_defrag():
+    """The machine's THP defrag mode, put back whatever the test does."""
+    path = "/sys/kernel/mm/transparent_hugepage/defrag"
+    saved = read(path)
+    try:
+        yield path, saved
+    finally:
+        write(path, saved[saved.index("[") + 1:saved.index("]")])
+
+
+def test_transparent_huge_page_mode_is_set_persisted_and_put_back(tmp_path, thp_defrag):
+    """The kind issue 13 added through one knob file and one rule, on the real kernel."""
+    path, saved = thp_defrag
+    current = saved[saved.index("[") + 1:saved.index("]")]
+    target = "defer" if current != "defer" else "never"
+    live = " ".join("[%s]" % word if word == target else word for word in saved.replace("[", "").replace("]", "").split())
+    run(tmp_path, {
+        "hostperf_it_tune": {"settings": {"thp:defrag": target}},
+        "hostperf_it_live": {path: live},
+        "hostperf_it_files": ["/etc/tmpfiles.d/hostperf-tuning-thp.conf"],
+        "hostperf_it_journal": str(tmp_path / "journal"),
+    })
+    assert read(path) == saved
+
+
 def test_kernel_refusal_through_ansible_rolls_everything_back(tmp_path, netns):
     """ip_local_port_range passes validation (two ports) but the kernel refuses low > high."""
     playbook = tmp_path / "refused.yml"

@@ -7,11 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
+from ansible_collections.hostperf.tuning.plugins.module_utils.sysfs import parse_choice
 
 HUGEPAGES_DIR = "/sys/kernel/mm/hugepages"
 THP_DIR = "/sys/kernel/mm/transparent_hugepage"
-_BRACKETED = re.compile(r"\[([^\]]+)\]")
 
 
 def parse_meminfo(text, prefix=""):
@@ -25,15 +24,6 @@ def parse_meminfo(text, prefix=""):
         if fields and fields[0].isdigit():
             values[key.strip()] = int(fields[0])
     return values
-
-
-def parse_choice(text):
-    """('current', ['all', 'options']) from a sysfs choice file such as 'always [madvise] never'."""
-    if text is None:
-        return None, []
-    options = [word.strip("[]") for word in text.split()]
-    match = _BRACKETED.search(text)
-    return (match.group(1) if match else None), options
 
 
 def detect_memory(tree):

@@ -16,6 +16,11 @@ __metaclass__ = type
 from ansible_collections.hostperf.tuning.plugins.module_utils.identity import IdentityError
 
 
+# The first line of every file the collection generates; without its "# " where the format has no comments.
+MANAGED = "Managed by hostperf.tuning: changes here are overwritten; roll back with hostperf.tuning.rollback."
+HEADER = "# %s\n" % MANAGED
+
+
 class KnobError(ValueError):
     """A setting that cannot be applied; the message names the setting and the reason."""
 

@@ -9,9 +9,9 @@ __metaclass__ = type
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.block import disk_attribute
-from ansible_collections.hostperf.tuning.plugins.module_utils.detect.memory import parse_choice
+from ansible_collections.hostperf.tuning.plugins.module_utils.sysfs import parse_choice
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.pci import udev_properties
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
 from ansible_collections.hostperf.tuning.plugins.module_utils.names import InvalidName, block_device
 
 UDEV_RULES_FILE = "/etc/udev/rules.d/90-hostperf-tuning-block.rules"
@@ -124,7 +124,7 @@ def render_udev(entries):
     by_device = {}
     for knob, value, data in entries:
         by_device.setdefault((knob.device, data.get("match")), []).append((knob, value))
-    lines = ["# Managed by hostperf.tuning: changes here are overwritten; roll back with hostperf.tuning.rollback."]
+    lines = [HEADER.rstrip("\n")]
     for (device, match), settings in sorted(by_device.items()):
         settings.sort(key=lambda item: (item[0].order, item[0].attribute))
         assigns = ", ".join('ATTR{queue/%s}="%s"' % (knob.attribute, value) for knob, value in settings)

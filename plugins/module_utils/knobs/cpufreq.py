@@ -18,6 +18,7 @@ import re
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.tmpfiles import tmpfiles_file, tmpfiles_write
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.values import pairs_of, uniform_or_pairs
 
 CPUFREQ_DIR = "/sys/devices/system/cpu/cpufreq"
@@ -79,13 +80,9 @@ class CpufreqKnob(Knob):
 
 
 def render_tmpfiles(entries):
-    if not entries:
-        return None
-    lines = ["# Managed by hostperf.tuning: changes here are overwritten; roll back with hostperf.tuning.rollback."]
-    for knob, value, dummy in sorted(entries, key=lambda entry: entry[0].order):
-        for policy, word in pairs_of(value, ["policy*"]).items():
-            lines.append("w %s/%s/%s - - - - %s" % (CPUFREQ_DIR, policy, knob.attribute, word))
-    return "\n".join(lines) + "\n"
+    return tmpfiles_file([tmpfiles_write("%s/%s/%s" % (CPUFREQ_DIR, policy, knob.attribute), word)
+                          for knob, value, dummy in sorted(entries, key=lambda entry: entry[0].order)
+                          for policy, word in pairs_of(value, ["policy*"]).items()])
 
 
 CpufreqKnob.persistence = Persistence(TMPFILES_PATH, render_tmpfiles)

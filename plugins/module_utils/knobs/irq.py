@@ -20,7 +20,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import Cpu
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.irq import (
     DEBUGFS_IRQS, PROC_IRQ, action_names, is_managed)
 from ansible_collections.hostperf.tuning.plugins.module_utils.irq_helper import CONFIG_PATH, HELPER_PATH, HELPER_SOURCE
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpus import cpu_set
 from ansible_collections.hostperf.tuning.plugins.module_utils.names import InvalidName, irq_number
 
@@ -30,7 +30,6 @@ WANTS_PATH = "/etc/systemd/system/multi-user.target.d/90-hostperf-tuning-irq-aff
 IRQBALANCE_DROPIN = "/etc/systemd/system/irqbalance.service.d/90-hostperf-tuning.conf"
 IRQBALANCE_UNITS = ("/etc/systemd/system/irqbalance.service", "/lib/systemd/system/irqbalance.service",
                     "/usr/lib/systemd/system/irqbalance.service")
-HEADER = "# Managed by hostperf.tuning: changes here are overwritten; roll back with hostperf.tuning.rollback.\n"
 # Interfaces are up, so the NIC IRQs that drivers request on open exist.
 UNIT_TEXT = HEADER + """[Unit]
 Description=hostperf.tuning: IRQ affinity by IRQ name

@@ -10,7 +10,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.identity import Grammar
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
 
 MODULES_LOAD_FILE = "/etc/modules-load.d/hostperf-tuning.conf"
 _MODULE_NAME = re.compile(r"^[a-z0-9_-]{1,55}$")
@@ -61,7 +61,7 @@ def render_modules(entries):
     names = [knob.name for knob, value, dummy in entries if value == LOADED]
     if not names:
         return None
-    return "# Managed by hostperf.tuning.\n" + "".join(name + "\n" for name in names)
+    return HEADER + "".join(name + "\n" for name in names)
 
 
 KernelModuleKnob.persistence = Persistence(MODULES_LOAD_FILE, render_modules)

@@ -21,7 +21,7 @@ __metaclass__ = type
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.pci import udev_properties
 from ansible_collections.hostperf.tuning.plugins.module_utils.identity import Grammar
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
 from ansible_collections.hostperf.tuning.plugins.module_utils.names import InvalidName, interface
 
 UDEV_RULES_FILE = "/etc/udev/rules.d/90-hostperf-tuning-net.rules"
@@ -113,7 +113,7 @@ def render_udev(entries):
     by_interface = {}
     for knob, value, data in entries:
         by_interface.setdefault((knob.interface, data.get("match")), []).append((knob, value, data))
-    lines = ["# Managed by hostperf.tuning: changes here are overwritten; roll back with hostperf.tuning.rollback."]
+    lines = [HEADER.rstrip("\n")]
     for (name, match), settings in sorted(by_interface.items()):
         settings.sort(key=lambda item: (item[0].order, item[0].identity))
         assigns, calls, queue_rules = [], [], []

@@ -19,11 +19,12 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic_ethtool 
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic_queue import NicQueueKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.service import ServiceKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import SysctlKnob
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.thp import TransparentHugepageKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.unit import UnitCpuAffinityKnob
 
 KINDS = dict((kind.kind, kind) for kind in (
     SysctlKnob, BlockQueueKnob, KernelModuleKnob, NicKnob, IrqAffinityKnob, ServiceKnob, CpufreqKnob,
-    UnitCpuAffinityKnob))
+    UnitCpuAffinityKnob, TransparentHugepageKnob))
 # The nic kind's mechanisms, each registered with NicKnob for the settings it handles.
 NIC_MECHANISMS = (NicAttributeKnob, NicQueueKnob, NicSizeKnob, NicSwitchKnob)
 

@@ -11,7 +11,7 @@ import os
 import re
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.identity import Grammar
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
 from ansible_collections.hostperf.tuning.plugins.module_utils.names import InvalidName, sysctl_key, sysctl_path
 
 SYSCTL_FILE = "/etc/sysctl.d/90-hostperf-tuning.conf"
@@ -108,7 +108,7 @@ class SysctlKnob(Knob):
 def render_sysctl(entries):
     if not entries:
         return None
-    lines = ["# Managed by hostperf.tuning: changes here are overwritten; roll back with hostperf.tuning.rollback."]
+    lines = [HEADER.rstrip("\n")]
     lines.extend("%s = %s" % (knob.name, value) for knob, value, dummy in entries)
     return "\n".join(lines) + "\n"
 

@@ -20,7 +20,7 @@ import re
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import CpuListError, format_cpulist, parse_cpulist
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpus import cpu_set
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.service import UNIT_NAME, unit_property
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.values import pairs_of, uniform_or_pairs
@@ -119,8 +119,7 @@ class UnitDropins(Persistence):
     def render_files(self, entries):
         files = {}
         for knob, value, dummy in entries:
-            files[DROPIN % knob.unit] = ("# Managed by hostperf.tuning: changes here are overwritten; roll back with "
-                                         "hostperf.tuning.rollback.\n[Service]\nCPUAffinity=%s\n" % value)
+            files[DROPIN % knob.unit] = HEADER + "[Service]\nCPUAffinity=%s\n" % value
         return files
 
 

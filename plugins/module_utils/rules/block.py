@@ -13,7 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import ATTRIBUTES, SCHEDULER_MODULES
-from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import at_least
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import AMOUNT, Section, at_least
 
 BLOCK_CLASSES = ("nvme", "ssd", "hdd", "virtual", "emmc", "sdcard", "removable")
 SCHEDULER_REASONS = {
@@ -79,3 +79,12 @@ def _disk(plan, name, disk, wanted, loadable, source):
             pattern = "sequential streams on a seek-bound disk" if disk.get("class") == "hdd" else "its access pattern"
             reason += ": read-ahead sized for %s" % pattern
         plan.add("block:%s:%s" % (name, attribute), str(value), disk.get(attribute), reason, "low", source)
+
+
+def _profile_block(plan, facts, classes):
+    for klass, wanted in sorted(classes.items()):
+        by_class(plan, facts, klass, wanted or {})
+
+
+BLOCK = Section("block", _profile_block, dict((klass, dict((attribute, AMOUNT) for attribute in ATTRIBUTES))
+                                              for klass in BLOCK_CLASSES))

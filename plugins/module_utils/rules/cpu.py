@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import CHOICES, Section
+
 
 def cpufreq(plan, facts, spec):
     """The first governor and energy-performance preference of the profile's lists that every policy offers."""
@@ -30,3 +32,6 @@ def cpufreq(plan, facts, spec):
                      "%s: %s" % (setting, "full clock for throughput and latency; costs power" if chosen[0] ==
                                  "performance" else "scales with load, first of %s offered" % ", ".join(choices)),
                      "medium" if chosen[0] == "performance" else "low")
+
+
+CPU = Section("cpu", cpufreq, {"governor": CHOICES, "energy_performance_preference": CHOICES})

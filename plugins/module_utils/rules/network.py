@@ -8,7 +8,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import INT_MAX
-from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import sysctl_current
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import (
+    FLAG, POSITIVE, SHARE, TEXT, Section, sysctl_current)
 
 KERNEL_DEFAULT_TCP_MAX = 6291456  # tcp_rmem's default maximum: never plan below it
 TCP_OVERHEAD = 2  # tcp_adv_win_scale=1: half of a socket buffer is window, so twice the BDP
@@ -135,3 +136,13 @@ def _qdisc(plan, kernel, qdisc, fallback, algorithm, source):
                  % chosen, "low", source)
     plan.add("sysctl:net.core.default_qdisc", chosen, kernel.get("default_qdisc"),
              REASONS.get(chosen, "asked for by the %s" % source), "low", source)
+
+
+def _profile_congestion_control(plan, facts, spec):
+    congestion_control(plan, facts, spec.get("algorithm"), spec.get("qdisc"))
+
+
+TCP_BUFFERS = Section("tcp_buffers", tcp_buffers, {"target_rtt_ms": POSITIVE, "assumed_speed_mbps": POSITIVE,
+                                                   "memory_share": SHARE, "shrink": FLAG})
+BACKLOG = Section("backlog", backlog, {"burst_ms": POSITIVE, "assumed_speed_mbps": POSITIVE})
+CONGESTION_CONTROL = Section("congestion_control", _profile_congestion_control, {"algorithm": TEXT, "qdisc": TEXT})

@@ -16,7 +16,8 @@ __metaclass__ = type
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import format_cpulist, parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic_ethtool import FEATURE_ALIASES, amount_of
-from ansible_collections.hostperf.tuning.plugins.module_utils.rules.irq import usable_cpus
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.irq import irq_affinity, usable_cpus
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import AMOUNT, FLAG, TEXT, Section
 
 # settings that take {parameter: value}; each is named in identities as here (nic:eth0:rings:rx)
 GROUPS = ("rings", "channels", "features", "coalesce")
@@ -133,3 +134,20 @@ def queue_cpus(facts, nic, value):
     online, isolated = cpu.get("online_list") or [], parse_cpulist(cpu.get("isolated") or "")
     local = (nic or {}).get("local_cpus")
     return format_cpulist(usable_cpus(local, online, isolated) or usable_cpus(local, online, ()))
+
+
+def _profile_nic(plan, facts, spec):
+    """A profile's nic section is a selector for every hardware NIC, with IRQs placed per NIC."""
+    channels = spec.get("channels")
+    nic_settings(plan, facts, {"rings": spec.get("rings"), "coalesce": spec.get("coalesce"),
+                               "channels": {"combined": channels} if channels else None}, "profile nic",
+                 every=True)
+    placement = spec.get("irq_affinity")
+    if placement:
+        requests = [{"interface": name, "cpus": placement, "xps": bool(spec.get("xps"))}
+                    for name, nic in sorted((facts.get("nics") or {}).items()) if nic.get("irqs")]
+        irq_affinity(plan, facts, requests, "the NIC's IRQs on %s CPUs, one queue per CPU" % placement)
+
+
+NIC = Section("nic", _profile_nic, {"rings": {"*": AMOUNT}, "channels": AMOUNT, "coalesce": {"*": AMOUNT},
+                                    "irq_affinity": TEXT, "xps": FLAG})

@@ -13,6 +13,20 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 RISKS = ("low", "medium", "high")
+# What a profile section's values may be, for the profile checker.
+POSITIVE, SHARE, FLAG, TEXT, AMOUNT, CHOICES = "positive", "share", "flag", "text", "amount", "choices"
+
+
+class Section:
+    """One section of a profile: the rule that plans it, and the shape its values must have.
+
+    shape maps each key to a kind of value (or a nested shape; "*" for any key).
+    """
+
+    def __init__(self, name, rule, shape):
+        self.name = name
+        self.rule = rule
+        self.shape = shape
 
 
 class Plan:

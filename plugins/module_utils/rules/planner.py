@@ -15,12 +15,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.rules.block import BLOCK_CLASSES, block_queues, by_class
-from ansible_collections.hostperf.tuning.plugins.module_utils.rules.cpu import cpufreq
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.block import BLOCK, BLOCK_CLASSES, block_queues
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.cpu import CPU
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.irq import IRQBALANCE_MODES, irq_affinity, irqbalance
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.memory import THP
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.network import (
-    backlog, congestion_control, tcp_buffers)
-from ansible_collections.hostperf.tuning.plugins.module_utils.rules.nic import nic_settings
+    BACKLOG, CONGESTION_CONTROL, TCP_BUFFERS, congestion_control)
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.nic import NIC, nic_settings
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.overrides import override
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import Plan
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.sysctl import profile_sysctl
@@ -61,6 +62,8 @@ SELECTOR_SPEC = dict(
     default_qdisc=dict(type="str"),
     default_qdisc_fallback=dict(type="str", default="keep"),
 )
+# A profile's sections besides sysctl, in the order they are planned (later ones win on the same identity).
+PROFILE_SECTIONS = (TCP_BUFFERS, BACKLOG, CONGESTION_CONTROL, BLOCK, NIC, CPU, THP)
 # What each selector needs detected on the host when tune expands it there.
 SELECTOR_FACTS = {"block": ("block",), "nic": ("nic", "environment"), "irq_affinity": ("irq", "nic", "block",
                   "environment"), "tcp_congestion_control": ("kernel",), "default_qdisc": ("kernel",)}
@@ -72,36 +75,13 @@ def plan_for_host(facts, profile=None, overrides=None, host=None, profile_name=N
     profile = profile or {}
     for key, spec in sorted((profile.get("sysctl") or {}).items()):
         profile_sysctl(plan, facts, key, spec)
-    if profile.get("tcp_buffers"):
-        tcp_buffers(plan, facts, profile["tcp_buffers"])
-    if profile.get("backlog"):
-        backlog(plan, facts, profile["backlog"])
-    if profile.get("congestion_control"):
-        spec = profile["congestion_control"]
-        congestion_control(plan, facts, spec.get("algorithm"), spec.get("qdisc"))
-    for klass, wanted in sorted((profile.get("block") or {}).items()):
-        by_class(plan, facts, klass, wanted or {})
-    if profile.get("nic"):
-        _profile_nic(plan, facts, profile["nic"])
-    if profile.get("cpu"):
-        cpufreq(plan, facts, profile["cpu"])
+    for section in PROFILE_SECTIONS:
+        if profile.get(section.name):
+            section.rule(plan, facts, profile[section.name])
     plan_selectors(plan, facts, selectors or {})
     for identity, value in sorted((overrides or {}).items()):
         override(plan, facts, identity, value)
     return plan.result()
-
-
-def _profile_nic(plan, facts, spec):
-    """A profile's nic section is a selector for every hardware NIC, with IRQs placed per NIC."""
-    channels = spec.get("channels")
-    nic_settings(plan, facts, {"rings": spec.get("rings"), "coalesce": spec.get("coalesce"),
-                               "channels": {"combined": channels} if channels else None}, "profile nic",
-                 every=True)
-    placement = spec.get("irq_affinity")
-    if placement:
-        requests = [{"interface": name, "cpus": placement, "xps": bool(spec.get("xps"))}
-                    for name, nic in sorted((facts.get("nics") or {}).items()) if nic.get("irqs")]
-        irq_affinity(plan, facts, requests, "the NIC's IRQs on %s CPUs, one queue per CPU" % placement)
 
 
 def plan_selectors(plan, facts, selectors):

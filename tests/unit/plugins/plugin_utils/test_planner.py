@@ -134,7 +134,7 @@ def test_bad_profiles_are_refused_by_name(tmp_path, text, words):
      "sysctl.vm.swappiness.risk: 'severe' must be one of low, medium, high"),
     ("sysctl: {vm.swappiness: 10}\n", "sysctl.vm.swappiness: must be a mapping with value, reason and risk, not 10"),
     ("sysctl: {../../etc/shadow: {value: 1}}\n", "sysctl.../../etc/shadow: "),
-    ("block: {floppy: {scheduler: none}}\n", "block.floppy: unknown device class (known: nvme"),
+    ("block: {floppy: {scheduler: none}}\n", "block.floppy: unknown key (known: emmc, hdd, nvme"),
     ("block: {hdd: {elevator: bfq}}\n", "block.hdd.elevator: unknown key"),
     ("nic: {rings: {rx: [1, 2]}}\n", "nic.rings.rx: [1, 2] is not a number or text"),
     ("nic: {xps: yes please}\n", "nic.xps: 'yes please' is not true or false"),

@@ -106,3 +106,4 @@ def test_every_installed_tuned_profile_imports_and_accounts_for_each_directive()
             continue
         assert profile["summary"] and all(": [" in line for line in untranslated), name
         assert check_profile(profile) == [], name
+    assert import_tuned("network-latency", TUNED_DIRS)[0]["thp"] == {"enabled": "never"}
