@@ -23,7 +23,7 @@ def _import_root():
 
 sys.path.insert(0, _import_root())
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.capture import materialize  # noqa: E402
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.capture import materialize  # noqa: E402
 
 HOST_NAMES = sorted(name[:-5] for name in os.listdir(HOSTS_DIR) if name.endswith(".json"))
 

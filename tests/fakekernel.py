@@ -20,13 +20,13 @@ import shutil
 
 import pytest
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import format_cpulist
-from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import COMMANDS_FILE, CommandResult, HostTree
-from ansible_collections.hostperf.tuning.plugins.module_utils.journal import Journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import format_cpulist
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import COMMANDS_FILE, CommandResult, HostTree
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import Journal
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic_ethtool import FEATURE_ALIASES
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import SCHEDULER_MODULES
-from ansible_collections.hostperf.tuning.plugins.module_utils.runner import tune
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import tune
 
 _INTEGERS = re.compile(r"^-?\d+(\s+-?\d+)*$")
 NR_REQUESTS_AFTER_SWITCH = "256"

@@ -197,7 +197,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.suite import BenchmarkError
 from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.trials import (
     Sizing, check_benchmarks, run_benchmarks)
-from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import HostTree
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
 
 
 def main():

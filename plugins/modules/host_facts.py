@@ -173,9 +173,9 @@ import platform
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.capture import RecordingHostTree, write_capture
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.capture import RecordingHostTree, write_capture
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import SUBSETS, detect_host
-from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import HostTree
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
 
 
 def main():

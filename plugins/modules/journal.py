@@ -66,8 +66,8 @@ managed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.journal import INCOMPLETE, PENDING, JournalError
-from ansible_collections.hostperf.tuning.plugins.module_utils.runner import COMMON_OPTIONS, open_journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import INCOMPLETE, PENDING, JournalError
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import COMMON_OPTIONS, open_journal
 
 
 def _summary(record, full):

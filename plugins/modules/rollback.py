@@ -81,8 +81,8 @@ interrupted:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.runner import COMMON_OPTIONS, finish, open_journal
-from ansible_collections.hostperf.tuning.plugins.module_utils.transaction import Engine
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import COMMON_OPTIONS, finish, open_journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine
 
 
 def main():

@@ -302,7 +302,7 @@ recovered:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import SELECTOR_SPEC
-from ansible_collections.hostperf.tuning.plugins.module_utils.runner import COMMON_OPTIONS, finish, open_journal, tune
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import COMMON_OPTIONS, finish, open_journal, tune
 
 
 def main():

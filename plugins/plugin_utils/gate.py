@@ -18,7 +18,7 @@ __metaclass__ = type
 
 import math
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.rank_test import (
+from ansible_collections.hostperf.tuning.plugins.module_utils.stats.rank import (
     DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, detectable_slowdown, hodges_lehmann, median, rank_sum_tails, spread)
 
 VERDICTS = ("regressed", "improved", "unchanged", "inconclusive")

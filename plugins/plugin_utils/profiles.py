@@ -17,7 +17,7 @@ import re
 
 import yaml
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.names import InvalidName, sysctl_key
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, sysctl_key
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import (
     AMOUNT, CHOICES, FLAG, POSITIVE, RISKS, SHARE, TEXT)
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import PROFILE_SECTIONS

@@ -12,7 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.identity import split_identity
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import split_identity
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.irq import irq_facts
 
 

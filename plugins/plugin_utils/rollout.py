@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.rank_test import median
+from ansible_collections.hostperf.tuning.plugins.module_utils.stats.rank import median
 from ansible_collections.hostperf.tuning.plugins.plugin_utils.gate import figure, percent_change
 
 

@@ -49,7 +49,8 @@ def test_import_tuned_writes_a_profile_the_planner_loads(tmp_path):
     from ansible_collections.hostperf.tuning.plugins.plugin_utils.profiles import load_profile
     (tmp_path / "tuned" / "web").mkdir(parents=True)
     (tmp_path / "tuned" / "web" / "tuned.conf").write_text(
-        "[main]\nsummary=Web tier\n[sysctl]\nnet.core.somaxconn=>8192\n[vm]\ntransparent_hugepages=never\n")
+        "[main]\nsummary=Web tier\n[sysctl]\nnet.core.somaxconn=>8192\n[vm]\ntransparent_hugepages=never\n"
+        "[bootloader]\ncmdline=mitigations=off\n")
     proc = subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
          "-e", json.dumps({"tuned_profile": "web", "hostperf_tuned_dirs": [str(tmp_path / "tuned")],
@@ -59,6 +60,7 @@ def test_import_tuned_writes_a_profile_the_planner_loads(tmp_path):
         check=False)
     assert proc.returncode == 0, proc.stdout[-4000:]
     text = (tmp_path / "profiles" / "web.yml").read_text()
-    assert "[vm] transparent_hugepages=never" in text
+    assert "[bootloader] cmdline=mitigations=off" in text
     profile = load_profile("web", [str(tmp_path / "profiles")])
+    assert profile["thp"] == {"enabled": "never"}
     assert profile["sysctl"]["net.core.somaxconn"]["value"] == ">8192"

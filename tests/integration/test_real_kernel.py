@@ -107,14 +107,23 @@ def loop_device(tmp_path):
             subprocess.run(["losetup", "--detach", device], check=False)
 
 
-@pytest.fixture
-def global_vm_key():
-    path = "/proc/sys/vm/dirty_writeback_centisecs"
+def _kept(path, restore=lambda saved: saved):
+    """(path, its value now), written back whatever the test does."""
     saved = read(path)
     try:
         yield path, saved
     finally:
-        write(path, saved)
+        write(path, restore(saved))
+
+
+def _chosen(choices):
+    """The bracketed word of a sysfs choice file's text."""
+    return choices[choices.index("[") + 1:choices.index("]")]
+
+
+@pytest.fixture
+def global_vm_key():
+    yield from _kept("/proc/sys/vm/dirty_writeback_centisecs")
 
 
 def test_net_sysctls_in_a_namespace(tmp_path, netns):
@@ -160,20 +169,13 @@ def test_global_vm_key_is_put_back(tmp_path, global_vm_key):
 
 @pytest.fixture
 def thp_defrag():
-    """The machine's THP defrag mode, put back whatever the test does."""
-    path = "/sys/kernel/mm/transparent_hugepage/defrag"
-    saved = read(path)
-    try:
-        yield path, saved
-    finally:
-        write(path, saved[saved.index("[") + 1:saved.index("]")])
+    yield from _kept("/sys/kernel/mm/transparent_hugepage/defrag", _chosen)
 
 
 def test_transparent_huge_page_mode_is_set_persisted_and_put_back(tmp_path, thp_defrag):
     """The kind issue 13 added through one knob file and one rule, on the real kernel."""
     path, saved = thp_defrag
-    current = saved[saved.index("[") + 1:saved.index("]")]
-    target = "defer" if current != "defer" else "never"
+    target = "defer" if _chosen(saved) != "defer" else "never"
     live = " ".join("[%s]" % word if word == target else word for word in saved.replace("[", "").replace("]", "").split())
     run(tmp_path, {
         "hostperf_it_tune": {"settings": {"thp:defrag": target}},
@@ -246,5 +248,5 @@ def test_veth_rings_are_refused_before_any_change(tmp_path, veth):
         "    - hostperf.tuning.tune:\n        journal_dir: %s\n        nic:\n"
         "          - {interface: %s, mtu: 4000, rings: {rx: max}}\n" % (tmp_path / "journal", name))
     proc = run(tmp_path, {}, prefix=["ip", "netns", "exec", netns], playbook=str(playbook), expect_ok=False)
-    assert "nic hp0: ring rx: the driver does not support it" in proc.stdout
+    assert "nic hp0: rings rx: the driver does not support it" in proc.stdout
     assert in_netns(netns, "cat", "/sys/class/net/%s/mtu" % name).strip() == "1500"

@@ -16,9 +16,9 @@ import sys
 import tempfile
 import time
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.capture import materialize
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.capture import materialize
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import detect_host
-from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import HostTree
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))

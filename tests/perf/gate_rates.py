@@ -18,7 +18,7 @@ import os
 import random
 import sys
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.rank_test import (
+from ansible_collections.hostperf.tuning.plugins.module_utils.stats.rank import (
     detectable_slowdown, median, spread, trials_for)
 from ansible_collections.hostperf.tuning.plugins.plugin_utils.gate import (
     DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, judge_metric, naive_verdict)

@@ -16,10 +16,10 @@ import sys
 import tempfile
 import time
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.capture import materialize
-from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import HostTree
-from ansible_collections.hostperf.tuning.plugins.module_utils.journal import Journal
-from ansible_collections.hostperf.tuning.plugins.module_utils.runner import tune
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.capture import materialize
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import Journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import tune
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "unit", "fixtures"))

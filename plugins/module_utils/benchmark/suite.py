@@ -13,7 +13,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import CpuListError, format_cpulist, parse_cpulist
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import CpuListError, format_cpulist, parse_cpulist
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 _HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:_-]{0,252}$")

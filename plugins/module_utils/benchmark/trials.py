@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.registry import SUITES
 from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.suite import BenchmarkError, TrialFailed
-from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import find_program
-from ansible_collections.hostperf.tuning.plugins.module_utils.rank_test import (
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import find_program
+from ansible_collections.hostperf.tuning.plugins.module_utils.stats.rank import (
     DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, spread, trials_for)
 
 BUSY_RETRIES = 5

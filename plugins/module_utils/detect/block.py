@@ -16,7 +16,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.sysfs import parse_choice
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.sysfs import parse_choice
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.pci import pci_function, udev_properties
 
 BLOCK_DIR = "/sys/block"

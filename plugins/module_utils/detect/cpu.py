@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import (
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import (
     CpuListError, format_cpulist, parse_cpulist)
 
 CPU_DIR = "/sys/devices/system/cpu"

@@ -16,7 +16,7 @@ __metaclass__ = type
 import gzip
 import re
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.names import InvalidName, sysctl_path
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, sysctl_path
 
 # module -> CONFIG_ option that builds it
 MODULES_OF_INTEREST = {

@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.sysfs import parse_choice
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.sysfs import parse_choice
 
 HUGEPAGES_DIR = "/sys/kernel/mm/hugepages"
 THP_DIR = "/sys/kernel/mm/transparent_hugepage"

@@ -18,7 +18,7 @@ __metaclass__ = type
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.hostperf.tuning.plugins.module_utils import ethtool
+from ansible_collections.hostperf.tuning.plugins.module_utils.host import ethtool
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.pci import pci_function, udev_properties
 
 NET_DIR = "/sys/class/net"

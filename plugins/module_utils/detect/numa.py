@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import format_cpulist
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import format_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.cpu import read_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.memory import parse_meminfo
 

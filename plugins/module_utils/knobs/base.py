@@ -13,7 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.identity import IdentityError
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import IdentityError
 
 
 # The first line of every file the collection generates; without its "# " where the format has no comments.

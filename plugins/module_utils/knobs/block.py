@@ -7,12 +7,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.identity import Grammar
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.block import disk_attribute
-from ansible_collections.hostperf.tuning.plugins.module_utils.sysfs import parse_choice
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.sysfs import parse_choice
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.pci import udev_properties
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
-from ansible_collections.hostperf.tuning.plugins.module_utils.names import InvalidName, block_device
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, block_device
 
 UDEV_RULES_FILE = "/etc/udev/rules.d/90-hostperf-tuning-block.rules"
 # attribute -> (lowest, highest) for integers, or None for the scheduler

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.identity import Grammar
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
 
 MODULES_LOAD_FILE = "/etc/modules-load.d/hostperf-tuning.conf"

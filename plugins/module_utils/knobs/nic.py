@@ -20,9 +20,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.pci import udev_properties
-from ansible_collections.hostperf.tuning.plugins.module_utils.identity import Grammar
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
-from ansible_collections.hostperf.tuning.plugins.module_utils.names import InvalidName, interface
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, interface
 
 UDEV_RULES_FILE = "/etc/udev/rules.d/90-hostperf-tuning-net.rules"
 NET_DIR = "/sys/class/net"

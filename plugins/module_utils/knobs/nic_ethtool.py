@@ -14,7 +14,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.hostperf.tuning.plugins.module_utils import ethtool
+from ansible_collections.hostperf.tuning.plugins.module_utils.host import ethtool
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic import NicKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.values import ON_OFF, non_negative_integer, on_off

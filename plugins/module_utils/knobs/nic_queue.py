@@ -13,7 +13,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import (
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import (
     CpuListError, format_cpulist, format_cpumask, parse_cpulist, parse_cpumask)
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpus import cpu_set, possible_cpu_count

@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.identity import IdentityError, split_identity
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import IdentityError, split_identity
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import BlockQueueKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpufreq import CpufreqKnob

@@ -13,7 +13,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.identity import Grammar
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import NO_FILES, Knob, KnobError
 
 UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.@-]{1,200}\.(service|socket|timer)$")

@@ -10,9 +10,9 @@ __metaclass__ = type
 import os
 import re
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.identity import Grammar
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
-from ansible_collections.hostperf.tuning.plugins.module_utils.names import InvalidName, sysctl_key, sysctl_path
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, sysctl_key, sysctl_path
 
 SYSCTL_FILE = "/etc/sysctl.d/90-hostperf-tuning.conf"
 _INTEGER = re.compile(r"^-?\d+$")

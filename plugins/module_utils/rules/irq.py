@@ -14,9 +14,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import format_cpulist, parse_cpulist
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import format_cpulist, parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.nic import queue_of_irq
-from ansible_collections.hostperf.tuning.plugins.module_utils.identity import split_identity
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import split_identity
 
 IRQBALANCE_MODES = ("ban", "stop")
 IRQBALANCE_UNIT = "irqbalance.service"

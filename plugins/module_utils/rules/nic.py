@@ -14,7 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import format_cpulist, parse_cpulist
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import format_cpulist, parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic_ethtool import FEATURE_ALIASES, amount_of
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.irq import irq_affinity, usable_cpus
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import AMOUNT, FLAG, TEXT, Section

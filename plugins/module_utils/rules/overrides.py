@@ -7,12 +7,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.identity import IdentityError, split_identity
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import IdentityError, split_identity
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import ATTRIBUTES, SCHEDULER_MODULES
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import KINDS
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import LIMITS
-from ansible_collections.hostperf.tuning.plugins.module_utils.names import InvalidName, sysctl_key
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, sysctl_key
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.irq import irq_facts
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import sysctl_current
 

@@ -11,9 +11,9 @@ import os
 
 import pytest
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import parse_cpulist
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import detect_host
-from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import HostTree
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import plan_for_host
 from ansible_collections.hostperf.tuning.plugins.plugin_utils.profiles import (
     ProfileError, available_profiles, load_profile, merge)

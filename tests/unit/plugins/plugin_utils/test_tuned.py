@@ -74,7 +74,7 @@ def test_everything_else_is_listed_with_file_and_line(tuned_dir):
 def test_an_imported_profile_plans_with_raise_only_semantics(tuned_dir, host_root):
     import json
     from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import detect_host
-    from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import HostTree
+    from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
     facts = json.loads(json.dumps(detect_host(HostTree(host_root("dc-2socket")))))
     profile, dummy = import_tuned("db", [tuned_dir])
     plan = plan_for_host(facts, merge({}, profile))

@@ -10,7 +10,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.disk imp
 from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.suite import BenchmarkError
 from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.trials import (
     Sizing, check_benchmarks, run_benchmarks)
-from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import CommandResult, HostTree
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import CommandResult, HostTree
 
 # Trimmed from what the tools printed on Debian 12 (iperf3 3.12, sockperf 3.7, fio 3.33, sysbench 1.0.20).
 SOCKPERF = """sockperf: [Total Run] RunTime=2.001 sec; Warm up time=400 msec; SentMessages=31209; ReceivedMessages=31208

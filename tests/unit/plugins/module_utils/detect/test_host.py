@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.capture import RecordingHostTree, materialize
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.capture import RecordingHostTree, materialize
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import SUBSETS, detect_host
-from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import HostTree
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
 
 from conftest import HOST_NAMES
 

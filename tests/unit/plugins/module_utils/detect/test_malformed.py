@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import detect_host
-from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import HostTree
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
 
 from conftest import HOST_NAMES
 

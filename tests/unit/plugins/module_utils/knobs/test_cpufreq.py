@@ -2,10 +2,10 @@
 
 import pytest
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.journal import Journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import Journal
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpufreq import TMPFILES_PATH, CpufreqKnob
-from ansible_collections.hostperf.tuning.plugins.module_utils.runner import tune
-from ansible_collections.hostperf.tuning.plugins.module_utils.transaction import Engine
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import tune
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine
 
 from fakekernel import FakeKernelTree, assert_refused_unchanged, tree_digest
 

@@ -6,13 +6,13 @@ import sys
 
 import pytest
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.irq_helper import CONFIG_PATH, HELPER_PATH
-from ansible_collections.hostperf.tuning.plugins.module_utils.journal import Journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.irq_helper import CONFIG_PATH, HELPER_PATH
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import Journal
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.irq import (
     IRQBALANCE_DROPIN, UNIT_PATH, WANTS_PATH, IrqAffinityKnob)
-from ansible_collections.hostperf.tuning.plugins.module_utils.runner import tune
-from ansible_collections.hostperf.tuning.plugins.module_utils.transaction import Engine
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import tune
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine
 
 from fakekernel import FakeKernelTree, assert_refused_unchanged, tree_digest
 
@@ -150,7 +150,7 @@ def test_bad_irq_requests_change_nothing(dc, request_, words):
 
 def test_an_irq_moved_right_after_placement_is_placed_once_more(dc, monkeypatch):
     """irqbalance's last pass before its restart can move an IRQ we just placed: verify sets it again, once."""
-    from ansible_collections.hostperf.tuning.plugins.module_utils import transaction
+    from ansible_collections.hostperf.tuning.plugins.module_utils.engine import transaction
     monkeypatch.setattr(transaction, "DRIFT_SETTLE", 0)
     irq = irqs_named(dc, "eno1")["eno1-TxRx-1"]
     original_write, moved = IrqAffinityKnob.write, []
@@ -167,8 +167,8 @@ def test_an_irq_moved_right_after_placement_is_placed_once_more(dc, monkeypatch)
 
 
 def test_an_irq_that_keeps_moving_fails_the_transaction(dc, monkeypatch):
-    from ansible_collections.hostperf.tuning.plugins.module_utils import transaction
-    from ansible_collections.hostperf.tuning.plugins.module_utils.transaction import TransactionError
+    from ansible_collections.hostperf.tuning.plugins.module_utils.engine import transaction
+    from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import TransactionError
     monkeypatch.setattr(transaction, "DRIFT_SETTLE", 0)
     irq = irqs_named(dc, "eno1")["eno1-TxRx-1"]
     monkeypatch.setattr(IrqAffinityKnob, "read", lambda knob: "3" if knob.name == str(irq) else "0")

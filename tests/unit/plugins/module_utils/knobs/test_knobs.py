@@ -7,7 +7,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.kernel_module import KernelModuleKnob, render_modules
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import KINDS, knob_for
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import SysctlKnob, normalise, render_sysctl
-from ansible_collections.hostperf.tuning.plugins.module_utils.runner import diff_of
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import diff_of
 
 from fakekernel import FakeKernelTree
 

@@ -2,12 +2,12 @@
 
 import pytest
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import HostTree
-from ansible_collections.hostperf.tuning.plugins.module_utils.journal import Journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import Journal
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic import UDEV_RULES_FILE, NicKnob, render_udev
-from ansible_collections.hostperf.tuning.plugins.module_utils.runner import tune
-from ansible_collections.hostperf.tuning.plugins.module_utils.transaction import Engine
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import tune
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine
 
 from fakekernel import FakeKernelTree, tree_digest
 

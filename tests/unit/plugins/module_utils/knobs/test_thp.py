@@ -6,11 +6,11 @@ import os
 import pytest
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import detect_host
-from ansible_collections.hostperf.tuning.plugins.module_utils.journal import Journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import Journal
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.thp import TMPFILES_PATH
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import plan_for_host
-from ansible_collections.hostperf.tuning.plugins.module_utils.runner import tune
-from ansible_collections.hostperf.tuning.plugins.module_utils.transaction import Engine
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import tune
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine
 from ansible_collections.hostperf.tuning.plugins.plugin_utils.profiles import check_profile
 
 from fakekernel import FakeKernelTree, assert_refused_unchanged, tree_digest

@@ -4,10 +4,10 @@ import os
 
 import pytest
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.journal import Journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import Journal
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.unit import DROPIN
-from ansible_collections.hostperf.tuning.plugins.module_utils.runner import tune
-from ansible_collections.hostperf.tuning.plugins.module_utils.transaction import Engine
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import tune
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine
 
 from fakekernel import FakeKernelTree, assert_refused_unchanged, tree_digest
 

@@ -10,9 +10,9 @@ import json
 import pytest
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import detect_host
-from ansible_collections.hostperf.tuning.plugins.module_utils.journal import Journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import Journal
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import plan_for_host
-from ansible_collections.hostperf.tuning.plugins.module_utils.runner import tune
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import tune
 
 from conftest import HOST_NAMES
 from fakekernel import FakeKernelTree, tree_digest

@@ -20,7 +20,7 @@ import re
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.environment import WATCHED_PROCESSES
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.kernel import MODULES_OF_INTEREST, module_name
-from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import COMMANDS_FILE, HostTree
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import COMMANDS_FILE, HostTree
 
 CAPTURE_FORMAT = "hostperf-capture/1"
 _PID_PATH = re.compile(r"^/proc/(\d+)(/|$)")

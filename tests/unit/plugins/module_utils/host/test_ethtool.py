@@ -1,5 +1,5 @@
-from ansible_collections.hostperf.tuning.plugins.module_utils import ethtool
-from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import CommandResult
+from ansible_collections.hostperf.tuning.plugins.module_utils.host import ethtool
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import CommandResult
 
 VETH_RINGS = CommandResult(1, "", "netlink error: Operation not supported\n")
 

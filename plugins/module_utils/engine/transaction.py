@@ -18,8 +18,8 @@ __metaclass__ = type
 import json
 import time
 
-from ansible_collections.hostperf.tuning.plugins.module_utils import files
-from ansible_collections.hostperf.tuning.plugins.module_utils.journal import (
+from ansible_collections.hostperf.tuning.plugins.module_utils.host import files
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import (
     COMMITTED, INCOMPLETE, PENDING, ROLLED_BACK)
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import KINDS, knob_for
@@ -80,7 +80,7 @@ class Engine:
                 rendered[path] = text.encode("utf-8") if text is not None else None
         return rendered
 
-    def plan(self, desired, persist=True):
+    def changes_for(self, desired, persist=True):
         """What apply would do: changes to live values and to files, without touching anything."""
         settings = self.validate(desired)
         changes = []
@@ -120,7 +120,7 @@ class Engine:
 
     # -- apply -------------------------------------------------------------
     def apply(self, desired, persist=True, check_mode=False, label=None):
-        changes, file_changes = self.plan(desired, persist)
+        changes, file_changes = self.changes_for(desired, persist)
         result = {"changed": any(c["changed"] for c in changes) or bool(file_changes),
                   "settings": [_public(c) for c in changes if not c.get("side_effect")],
                   "files": [_file_public(f["path"], files.content_of(f["snapshot"]), f["content"],

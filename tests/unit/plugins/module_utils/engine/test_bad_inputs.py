@@ -2,8 +2,8 @@
 
 import pytest
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.journal import Journal
-from ansible_collections.hostperf.tuning.plugins.module_utils.runner import tune
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import Journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import tune
 from fakekernel import FakeKernelTree, assert_refused_unchanged, tree_digest
 
 BAD = [

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.hosttree import HostTree
-from ansible_collections.hostperf.tuning.plugins.module_utils.identity import Grammar, IdentityError, split_identity
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar, IdentityError, split_identity
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import KINDS, grammars, knob_for
 
 from conftest import REPO

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from ansible_collections.hostperf.tuning.plugins.module_utils import rank_test
+from ansible_collections.hostperf.tuning.plugins.module_utils.stats import rank
 
 
 def brute_force_tails(baseline, after):
@@ -29,13 +29,13 @@ def brute_force_tails(baseline, after):
     ([1, 2, 3], [1, 2, 3, 4, 5, 6]),  # unequal sizes
 ])
 def test_exact_tails_match_brute_force(baseline, after):
-    fast = rank_test.rank_sum_tails(baseline, after)
+    fast = rank.rank_sum_tails(baseline, after)
     slow = brute_force_tails(baseline, after)
     assert fast == pytest.approx(slow)
 
 
 def test_complete_separation_of_five_and_five_is_one_in_252():
-    upper, lower = rank_test.rank_sum_tails([1, 2, 3, 4, 5], [6, 7, 8, 9, 10])
+    upper, lower = rank.rank_sum_tails([1, 2, 3, 4, 5], [6, 7, 8, 9, 10])
     assert upper == pytest.approx(1 / 252.0)
     assert lower == 1.0
 
@@ -44,8 +44,8 @@ def test_normal_approximation_is_close_to_exact_where_both_apply():
     rng = random.Random(7)
     baseline = [rng.gauss(100, 5) for _trial in range(20)]
     after = [rng.gauss(97, 5) for _trial in range(20)]
-    exact = rank_test.exact_tails(*_doubled(baseline, after))
-    approx = rank_test.normal_tails(*_doubled(baseline, after))
+    exact = rank.exact_tails(*_doubled(baseline, after))
+    approx = rank.normal_tails(*_doubled(baseline, after))
     assert approx[0] == pytest.approx(exact[0], abs=0.01)
     assert approx[1] == pytest.approx(exact[1], abs=0.01)
 
@@ -59,14 +59,14 @@ def _doubled(baseline, after):
 def test_large_samples_use_the_normal_approximation():
     baseline = [100.0 + i % 7 for i in range(30)]
     after = [90.0 + i % 7 for i in range(30)]
-    upper, lower = rank_test.rank_sum_tails(baseline, after)
+    upper, lower = rank.rank_sum_tails(baseline, after)
     assert lower < 1e-6 and upper > 0.99
 
 
 def test_critical_rank_sum_is_what_the_exact_test_allows():
-    assert rank_test.critical_rank_sum(5, 5, 0.01) == 33  # doubled ranks: U = 0 (30) and U = 1 (32) are below 0.01
-    assert rank_test.critical_rank_sum(3, 3, 0.01) is None  # the best 3 vs 3 can do is p = 0.05
-    assert rank_test.critical_rank_sum(25, 25, 0.01) is not None  # normal approximation beyond EXACT_LIMIT
+    assert rank.critical_rank_sum(5, 5, 0.01) == 33  # doubled ranks: U = 0 (30) and U = 1 (32) are below 0.01
+    assert rank.critical_rank_sum(3, 3, 0.01) is None  # the best 3 vs 3 can do is p = 0.05
+    assert rank.critical_rank_sum(25, 25, 0.01) is not None  # normal approximation beyond EXACT_LIMIT
 
 
 @pytest.mark.parametrize("noise,trials,expected", [
@@ -74,51 +74,51 @@ def test_critical_rank_sum_is_what_the_exact_test_allows():
     (0.017, 5, 0.10),  # like sysbench on bare metal: 10% slowdowns show
 ])
 def test_detectable_slowdown_on_steady_metrics(noise, trials, expected):
-    assert rank_test.detectable_slowdown(noise, trials, trials) == pytest.approx(expected)
+    assert rank.detectable_slowdown(noise, trials, trials) == pytest.approx(expected)
 
 
 def test_noise_and_trials_move_what_is_detectable():
-    noisy = rank_test.detectable_slowdown(0.12, 5, 5)
+    noisy = rank.detectable_slowdown(0.12, 5, 5)
     assert noisy > 0.3
-    assert rank_test.detectable_slowdown(0.12, 10, 10) < noisy
-    assert rank_test.detectable_slowdown(0.05, 3, 3) is None
+    assert rank.detectable_slowdown(0.12, 10, 10) < noisy
+    assert rank.detectable_slowdown(0.05, 3, 3) is None
 
 
 def test_power_without_a_change_is_the_false_rollback_rate():
     # At most alpha = 0.01, plus three standard errors of 1000 simulated runs.
     for noise, trials in ((0.02, 5), (0.05, 12), (0.12, 20)):
-        assert rank_test.power(noise, trials, trials, 0.0, simulations=1000) <= 0.01 + 3 * (0.01 * 0.99 / 1000) ** 0.5
+        assert rank.power(noise, trials, trials, 0.0, simulations=1000) <= 0.01 + 3 * (0.01 * 0.99 / 1000) ** 0.5
 
 
 def test_power_grows_with_trials_and_falls_with_noise():
-    assert rank_test.power(0.05, 5, 5, 0.10) < rank_test.power(0.05, 10, 10, 0.10) < rank_test.power(0.05, 20, 20, 0.10)
-    assert rank_test.power(0.02, 5, 5, 0.10) >= rank_test.POWER > rank_test.power(0.08, 5, 5, 0.10)
-    assert rank_test.power(0.02, 3, 3, 0.50) == 0.0  # 3 against 3 can never reach alpha = 0.01
+    assert rank.power(0.05, 5, 5, 0.10) < rank.power(0.05, 10, 10, 0.10) < rank.power(0.05, 20, 20, 0.10)
+    assert rank.power(0.02, 5, 5, 0.10) >= rank.POWER > rank.power(0.08, 5, 5, 0.10)
+    assert rank.power(0.02, 3, 3, 0.50) == 0.0  # 3 against 3 can never reach alpha = 0.01
 
 
 @pytest.mark.parametrize("noise", [0.025, 0.035, 0.045])
 def test_trials_for_is_the_fewest_that_reach_the_power(noise):
-    needed = rank_test.trials_for(noise, 0.10, 5, 20)
+    needed = rank.trials_for(noise, 0.10, 5, 20)
     assert needed is not None and 5 < needed <= 20
-    assert rank_test.power(noise, needed, needed, 0.10) >= rank_test.POWER
-    assert needed == rank_test.stray_proof_trials() or rank_test.power(noise, needed - 1, needed - 1, 0.10) < rank_test.POWER
+    assert rank.power(noise, needed, needed, 0.10) >= rank.POWER
+    assert needed == rank.stray_proof_trials() or rank.power(noise, needed - 1, needed - 1, 0.10) < rank.POWER
 
 
 def test_one_stray_trial_cannot_hide_a_slowdown_at_the_stray_proof_count():
-    trials = rank_test.stray_proof_trials(0.01)
-    assert trials == 8 and rank_test.stray_proof_trials(0.05) == 6
+    trials = rank.stray_proof_trials(0.01)
+    assert trials == 8 and rank.stray_proof_trials(0.05) == 6
     baseline = [100.0 + step for step in range(trials)]
     after = [90.0 + step for step in range(trials)]
     after[0] = 150.0  # one stalled baseline-like trial on the slow side beats all of the baseline
-    assert rank_test.rank_sum_tails(baseline, after)[1] < 0.01
+    assert rank.rank_sum_tails(baseline, after)[1] < 0.01
     short = trials - 1
     after_short = [90.0 + step for step in range(short)]
     after_short[0] = 150.0
-    assert rank_test.rank_sum_tails(baseline[:short], after_short)[1] >= 0.01  # one fewer: the stray trial wins
+    assert rank.rank_sum_tails(baseline[:short], after_short)[1] >= 0.01  # one fewer: the stray trial wins
 
 
 def test_trials_for_on_quiet_and_hopeless_hosts():
-    assert rank_test.trials_for(0.01, 0.10, 5, 20) == 8  # quiet, but never below the stray-proof count
-    assert rank_test.trials_for(0.01, 0.10, 5, 6) == 6  # ... unless max_trials says fewer
-    assert rank_test.trials_for(0.12, 0.10, 5, 20) is None
-    assert rank_test.trials_for(0.12, 0.40, 5, 20) is not None
+    assert rank.trials_for(0.01, 0.10, 5, 20) == 8  # quiet, but never below the stray-proof count
+    assert rank.trials_for(0.01, 0.10, 5, 6) == 6  # ... unless max_trials says fewer
+    assert rank.trials_for(0.12, 0.10, 5, 20) is None
+    assert rank.trials_for(0.12, 0.40, 5, 20) is not None

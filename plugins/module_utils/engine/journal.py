@@ -20,7 +20,7 @@ import os
 import re
 import time
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.files import atomic_write
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.files import atomic_write
 
 DEFAULT_DIRECTORY = "/var/lib/hostperf"
 PENDING, COMMITTED, ROLLED_BACK, INCOMPLETE = "pending", "committed", "rolled_back", "rollback_incomplete"

@@ -1,7 +1,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.cpulist import (
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import (
     CpuListError, format_cpulist, format_cpumask, parse_cpulist, parse_cpumask)
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.names import (
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import (
     InvalidName, block_device, interface, irq_number, sysctl_key, sysctl_path)
 
 

@@ -7,15 +7,15 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.capture import materialize
-from ansible_collections.hostperf.tuning.plugins.module_utils.journal import (
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.capture import materialize
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import (
     COMMITTED, PENDING, ROLLED_BACK, Journal, JournalError)
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import UDEV_RULES_FILE
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.kernel_module import MODULES_LOAD_FILE
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import SYSCTL_FILE
-from ansible_collections.hostperf.tuning.plugins.module_utils.runner import diff_of, requested_settings, tune
-from ansible_collections.hostperf.tuning.plugins.module_utils.transaction import Engine, TransactionError
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import diff_of, requested_settings, tune
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine, TransactionError
 
 from conftest import load_capture
 from fakekernel import FakeKernelTree, tree_digest
