@@ -25,6 +25,16 @@ sys.path.insert(0, _import_root())
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.capture import materialize  # noqa: E402
 
+
+def ansible_env(tmp_path, **extra):
+    """The environment for ansible-playbook and ansible-doc runs against this checkout of the collection."""
+    import ansible_collections.hostperf.tuning as collection
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.dirname(os.path.dirname(collection.__path__[0])),
+               ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_NOCOLOR="1")
+    env.update(extra)
+    return env
+
+
 HOST_NAMES = sorted(name[:-5] for name in os.listdir(HOSTS_DIR) if name.endswith(".json"))
 
 

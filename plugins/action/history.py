@@ -15,7 +15,7 @@ from ansible_collections.hostperf.tuning.plugins.plugin_utils.history import (
 
 ARGUMENT_SPEC = dict(
     path=dict(type="path", required=True),
-    event=dict(type="str", required=True, choices=["start", "host", "finish", "query"]),
+    event=dict(type="str", required=True, choices=["start", "host", "finish"]),
     run=dict(type="str"),
     playbook=dict(type="str"),
     alpha=dict(type="float"),
@@ -32,10 +32,8 @@ ARGUMENT_SPEC = dict(
     comparison=dict(type="dict"),
     status=dict(type="str", default="finished"),
     summary=dict(type="raw"),
-    sql=dict(type="str"),
-    parameters=dict(type="list", elements="raw", default=[]),
 )
-NEEDS = dict(start=(), host=("run", "outcome"), finish=("run",), query=("sql",))
+REQUIRED_IF = [["event", "host", ["run", "outcome"]], ["event", "finish", ["run"]]]
 
 
 class ActionModule(ActionBase):
@@ -44,19 +42,8 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        missing = [name for name in NEEDS[args["event"]] if args.get(name) is None]
-        if missing:
-            raise AnsibleActionFail("history event %s needs %s" % (args["event"], ", ".join(missing)))
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC, required_if=REQUIRED_IF)
         result["changed"] = False
-        if args["event"] == "query":
-            try:
-                history = History(args["path"], readonly=True)
-                result["rows"] = history.query(args["sql"], args["parameters"])
-                history.close()
-            except HistoryError as exc:
-                raise AnsibleActionFail(str(exc))
-            return result
         run_id = args["run"] or new_run_id()
         result["run"] = run_id
         if self._task.check_mode:

@@ -10,15 +10,15 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: history
-short_description: Record tuning runs in the controller's history store, or query it
+short_description: Record tuning runs in the controller's history store
 version_added: 0.1.0
 description:
   - Writes to one SQLite file on the controller (WAL mode, so forks record hosts at the same time), created 0600 in
     a 0700 directory when missing. Runs on the controller whatever the task's host is (an action plugin).
   - "C(start) opens a run and returns its id, and marks runs still C(running) as C(interrupted) (their controller
     died before C(finish)); C(host) records one host's outcome: its settings, baseline and after
-    samples with their trial conditions, and the gate's verdicts; C(finish) closes the run with its summary;
-    C(query) runs read-only SQL."
+    samples with their trial conditions, and the gate's verdicts; C(finish) closes the run with its summary."
+  - M(hostperf.tuning.history_info) reads it.
   - The tables and example queries are in docs/history.md.
 author:
   - hostperf.tuning engineers (@hostperf)
@@ -28,10 +28,10 @@ options:
     type: path
     required: true
   event:
-    description: What to record, or C(query) to read.
+    description: What to record.
     type: str
     required: true
-    choices: [start, host, finish, query]
+    choices: [start, host, finish]
   run:
     description: The run's id. Required for C(host) and C(finish); C(start) makes one when not given.
     type: str
@@ -84,15 +84,8 @@ options:
   summary:
     description: With C(finish), anything JSON to keep with the run (the end-of-run table).
     type: raw
-  sql:
-    description: With C(query), one SQL statement, run on a read-only connection.
-    type: str
-  parameters:
-    description: With C(query), values for the statement's C(?) placeholders.
-    type: list
-    elements: raw
-    default: []
 seealso:
+  - module: hostperf.tuning.history_info
   - module: hostperf.tuning.benchmark
   - plugin: hostperf.tuning.compare
     plugin_type: filter
@@ -100,8 +93,7 @@ attributes:
   check_mode:
     description:
       - In check mode nothing is recorded and no file or directory is created, but the path is checked as a real
-        run would write it (a directory you cannot write fails here, not after the fleet was measured);
-        C(query) still reads.
+        run would write it (a directory you cannot write fails here, not after the fleet was measured).
     support: full
   diff_mode:
     description: A record is data, not configuration; there is nothing to diff.
@@ -119,24 +111,11 @@ EXAMPLES = r"""
     playbook: tune.yml
   register: hostperf_run
   run_once: true
-
-- name: Hosts rolled back in the last 30 days
-  hostperf.tuning.history:
-    path: "{{ playbook_dir }}/../history/hostperf.sqlite"
-    event: query
-    sql: SELECT host, recorded, reason FROM hosts WHERE outcome = 'rolled_back' AND recorded > date('now', '-30 days')
-  register: hostperf_rolled_back
-  run_once: true
 """
 
 RETURN = r"""
 run:
   description: The run's id (made by C(start) when not given).
-  returned: except for query
+  returned: always
   type: str
-rows:
-  description: With C(query), one dict per row, by column name.
-  returned: with query
-  type: list
-  elements: dict
 """

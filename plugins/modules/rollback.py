@@ -33,7 +33,7 @@ options:
     default: last
 seealso:
   - module: hostperf.tuning.tune
-  - module: hostperf.tuning.journal
+  - module: hostperf.tuning.journal_info
 attributes:
   check_mode:
     description: Reports what would be restored and changes nothing.

@@ -208,7 +208,7 @@ notes:
     use cannot be unloaded and is reported.
 seealso:
   - module: hostperf.tuning.rollback
-  - module: hostperf.tuning.journal
+  - module: hostperf.tuning.journal_info
   - module: hostperf.tuning.host_facts
 attributes:
   check_mode:

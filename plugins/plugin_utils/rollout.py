@@ -24,7 +24,7 @@ def outcome_of(apply_result, verdict=None, unproven="rollback", host=None, wave=
         failure = _plain(failure)
         if apply_result.get("unreachable"):
             undone = ("it stopped answering while applying, so its journal may hold a transaction of this run: "
-                      "list it with hostperf.tuning.journal, then roll it back with playbooks/rollback.yml")
+                      "list it with hostperf.tuning.journal_info, then roll it back with playbooks/rollback.yml")
         elif not result["transaction"]:
             undone = "nothing was changed"
         elif restored:

@@ -15,7 +15,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, ansible_env
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="detection and tune's checks need root")
 PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
@@ -53,9 +53,7 @@ def write_inventory(tmp_path, peer_port, **host):
 
 
 def run(tmp_path, inventory, playbook, *args, callback=None, result_format=None):
-    import ansible_collections.hostperf.tuning as collection
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.dirname(os.path.dirname(collection.__path__[0])),
-               ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_NOCOLOR="1", ANSIBLE_HOST_KEY_CHECKING="0")
+    env = ansible_env(tmp_path, ANSIBLE_HOST_KEY_CHECKING="0")
     if callback:
         env["ANSIBLE_STDOUT_CALLBACK"] = callback
     if result_format:
@@ -193,9 +191,7 @@ def test_the_readme_quick_start_works_as_written_against_localhost_in_check_mode
                      hostperf_history=str(tmp_path / "history.sqlite"))
     inventory["all"]["hosts"] = {"localhost": {"ansible_connection": "local"}}
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
-    import ansible_collections.hostperf.tuning as collection
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.dirname(os.path.dirname(collection.__path__[0])),
-               ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_NOCOLOR="1")
+    env = ansible_env(tmp_path)
     for command in commands:
         argv = [PLAYBOOK] + command[1:] + ([] if "--check" in command or command[3].endswith(".plan") else ["--check"])
         proc = subprocess.run(argv, env=env, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -7,15 +7,9 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, ansible_env
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="detection reads root-only files")
-
-
-def ansible_env(tmp_path):
-    import ansible_collections.hostperf.tuning as collection
-    return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.dirname(os.path.dirname(collection.__path__[0])),
-                ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_NOCOLOR="1")
 
 
 def plan_playbook(tmp_path, overrides):

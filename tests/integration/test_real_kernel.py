@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, ansible_env
 
 BIN = os.path.dirname(sys.executable)
 ISOLATED = os.path.join(REPO, "tests", "integration", "isolated-etc.sh")
@@ -25,18 +25,11 @@ pytestmark = [
 ]
 
 
-def ansible_env(tmp_path):
-    import ansible_collections.hostperf.tuning as collection
-    return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.dirname(os.path.dirname(collection.__path__[0])),
-                ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"), ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-                ANSIBLE_NOCOLOR="1")
-
-
 def run(tmp_path, extra_vars, prefix=(), playbook=PLAYBOOK, expect_ok=True):
     import json
     command = list(prefix) + [ISOLATED, str(tmp_path / "etc-overlay"), os.path.join(BIN, "ansible-playbook"),
                               "-i", "localhost,", "-c", "local", "-e", json.dumps(extra_vars), playbook]
-    proc = subprocess.run(command, env=ansible_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.run(command, env=ansible_env(tmp_path, ANSIBLE_PYTHON_INTERPRETER=sys.executable), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, check=False)
     if expect_ok:
         assert proc.returncode == 0, proc.stdout[-6000:]

@@ -15,7 +15,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, ansible_env
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="namespaces, sysctls and /etc overlays need root")
 NAMESPACE = "hp-tune-%d" % os.getpid()
@@ -66,11 +66,9 @@ def inventory(tmp_path):
 
 
 def test_harmful_change_is_rolled_back_and_stops_the_rollout(tmp_path, namespace):
-    import ansible_collections.hostperf.tuning as collection
     (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory(tmp_path)))
     pristine = {key: sysctl(key) for key in ("net.core.somaxconn", "net.ipv4.tcp_wmem", "net.ipv4.tcp_rmem")}
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.dirname(os.path.dirname(collection.__path__[0])),
-               ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_NOCOLOR="1")
+    env = ansible_env(tmp_path)
     proc = subprocess.run(
         ["bash", os.path.join(REPO, "tests", "integration", "isolated-etc.sh"), str(tmp_path / "etc")]
         + in_namespace(os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",

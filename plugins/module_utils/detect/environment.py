@@ -81,7 +81,7 @@ def detect_environment(tree, hypervisor_flag):
     return {
         "virtualization": _virtualization(tree, hypervisor_flag),
         "container": _container(tree),
-        "init": "systemd" if tree.isdir("/run/systemd/system") else None,
+        "init": "systemd" if tree.runs_systemd() else None,
         "irqbalance": {"running": "irqbalance" in running, "enabled": unit_enabled(tree, "irqbalance.service")},
         "tuned": {"running": "tuned" in running, "enabled": unit_enabled(tree, "tuned.service"),
                   "profile": tree.read("/etc/tuned/active_profile")},

@@ -303,7 +303,7 @@ def after_files_changed(tree, paths):
             if list(argv) not in commands:
                 commands.append(list(argv))
     report = []
-    if not tree.isdir("/run/systemd/system"):
+    if not tree.runs_systemd():
         commands = [argv for argv in commands if argv[0] != "systemctl"]
     for argv in commands:
         result = tree.run(argv)

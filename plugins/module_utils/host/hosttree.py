@@ -138,6 +138,10 @@ class HostTree:
     def isdir(self, path):
         return os.path.isdir(self.path(path))
 
+    def runs_systemd(self):
+        """Whether systemd is the init of this host (sd_booted's test), so systemctl can be asked."""
+        return self.isdir("/run/systemd/system")
+
     def readlink(self, path):
         """The symlink's target as stored, or None."""
         try:

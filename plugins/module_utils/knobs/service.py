@@ -45,7 +45,7 @@ class ServiceKnob(Knob):
         allowed = STATES[self.aspect][0]
         if value not in allowed:
             raise KnobError("service %s: %s must be %s, not %r" % (self.unit, self.aspect, " or ".join(allowed), value))
-        if not self.tree.isdir("/run/systemd/system"):
+        if not self.tree.runs_systemd():
             raise KnobError("service %s: systemd is not running here" % self.unit)
         # is-active says "inactive" for a unit that does not exist at all; LoadState tells them apart.
         load_state = unit_property(self.tree, self.unit, "LoadState")

@@ -48,7 +48,7 @@ class UnitCpuAffinityKnob(Knob):
         self.unit = unit
 
     def validate(self, value):
-        if not self.tree.isdir("/run/systemd/system"):
+        if not self.tree.runs_systemd():
             raise KnobError("unit %s: systemd is not running here" % self.unit)
         if unit_property(self.tree, self.unit, "LoadState") != "loaded":
             raise KnobError("unit %s: no such unit" % self.unit)

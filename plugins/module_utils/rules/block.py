@@ -45,22 +45,26 @@ def block_queues(plan, facts, request, where, source="profile"):
     if klass not in BLOCK_CLASSES:
         plan.errors.append("%s: unknown class %r (known: %s)" % (where, klass, ", ".join(BLOCK_CLASSES)))
         return
-    if not by_class(plan, facts, klass, request, source):
+    if not by_class(plan, facts, klass, request, source, where):
         plan.notes.append("%s: no %s disk on this host; nothing to do" % (where, klass))
 
 
-def by_class(plan, facts, klass, wanted, source="profile"):
-    """Plan wanted {queue setting: value} on every disk of class klass; the number of such disks."""
+def by_class(plan, facts, klass, wanted, source="profile", where=None):
+    """Plan wanted {queue setting: value} on every disk of class klass; the number of such disks.
+
+    where names the selector in each reason (a profile's class speaks for itself).
+    """
     loadable = ((facts.get("kernel") or {}).get("module_loading") or {}).get("loadable")
     disks = sorted((name, disk) for name, disk in (facts.get("block") or {}).items() if disk.get("class") == klass)
     for name, disk in disks:
-        _disk(plan, name, disk, wanted, loadable, source)
+        _disk(plan, name, disk, wanted, loadable, source, where)
     return len(disks)
 
 
-def _disk(plan, name, disk, wanted, loadable, source):
+def _disk(plan, name, disk, wanted, loadable, source, where):
     for attribute, value in sorted(wanted.items(), key=lambda item: (item[0] != "scheduler", item[0])):
-        reason = "%s disk (%s)" % (disk.get("class"), disk.get("model") or disk.get("transport") or "?")
+        reason = "%s%s disk (%s)" % (where + ": " if where else "", disk.get("class"),
+                                     disk.get("model") or disk.get("transport") or "?")
         if attribute == "scheduler":
             offered = disk.get("schedulers") or []
             if value not in offered and not (loadable and value in SCHEDULER_MODULES):

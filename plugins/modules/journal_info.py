@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: journal
+module: journal_info
 short_description: List what hostperf.tuning changed on a host, transaction by transaction
 version_added: 0.1.0
 description:
@@ -38,7 +38,7 @@ attributes:
 
 EXAMPLES = r"""
 - name: What has been changed on this host
-  hostperf.tuning.journal:
+  hostperf.tuning.journal_info:
   register: hostperf_journal
 
 - name: Show the transactions

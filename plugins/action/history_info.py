@@ -1,0 +1,36 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostperf.tuning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""hostperf.tuning.history_info reads on the controller, where the history file lives."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.hostperf.tuning.plugins.plugin_utils.history import History, HistoryError
+
+ARGUMENT_SPEC = dict(
+    path=dict(type="path", required=True),
+    sql=dict(type="str", required=True),
+    parameters=dict(type="list", elements="raw", default=[]),
+)
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        try:
+            history = History(args["path"], readonly=True)
+            result["rows"] = history.query(args["sql"], args["parameters"])
+            history.close()
+        except HistoryError as exc:
+            raise AnsibleActionFail(str(exc))
+        result["changed"] = False
+        return result
