@@ -16,8 +16,8 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.host.sysfs import parse_choice
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.pci import pci_function, udev_properties
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.sysfs import parse_choice
 
 BLOCK_DIR = "/sys/block"
 QUEUE_INTS = ("nr_requests", "read_ahead_kb", "rq_affinity", "max_sectors_kb", "max_hw_sectors_kb",

@@ -18,8 +18,8 @@ __metaclass__ = type
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.host import ethtool
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.pci import pci_function, udev_properties
+from ansible_collections.hostperf.tuning.plugins.module_utils.host import ethtool
 
 NET_DIR = "/sys/class/net"
 ETHTOOL_QUERIES = (

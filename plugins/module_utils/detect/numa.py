@@ -9,9 +9,9 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import format_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.cpu import read_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.memory import parse_meminfo
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import format_cpulist
 
 NODE_DIR = "/sys/devices/system/node"
 _NODE_NAME = re.compile(r"^node(\d+)$")

@@ -8,8 +8,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import detect_host
-from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import DEFAULT_DIRECTORY, Journal, JournalError
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import (
     SELECTOR_SPEC, plan_for_host, selector_subsets)

@@ -48,7 +48,7 @@ class Engine:
     # -- planning ----------------------------------------------------------
     def validate(self, desired):
         """[(knob, value)] from {identity: value}; every bad setting is reported at once."""
-        errors, settings = [], []
+        errors, settings, spelled = [], [], {}
         pending = list(desired.items())
         seen = set(desired)
         while pending:
@@ -56,10 +56,17 @@ class Engine:
             try:
                 knob = knob_for(self.tree, identity)
                 value = knob.validate(value)
-                settings.append((knob, value))
             except KnobError as exc:
                 errors.append(str(exc))
                 continue
+            # Two spellings of one setting (sysctl:vm/swappiness, features:gro) are one setting.
+            first = spelled.setdefault(knob.identity, (identity, value))
+            if first != (identity, value):
+                if not knob.equal(first[1], value):
+                    errors.append("%s and %s name the same setting with different values (%r, %r)"
+                                  % (first[0], identity, first[1], value))
+                continue
+            settings.append((knob, value))
             for needed, needed_value in knob.requires(value).items():
                 if needed not in seen:
                     seen.add(needed)

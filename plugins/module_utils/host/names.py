@@ -63,6 +63,6 @@ def interface(name):
 
 def irq_number(value):
     text = str(value)
-    if not text.isdigit() or len(text) > 7:
+    if not re.match(r"^[0-9]{1,7}$", text):
         raise InvalidName("IRQ %r: not an IRQ number" % (value,))
     return int(text)

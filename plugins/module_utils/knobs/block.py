@@ -7,12 +7,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
+import re
+
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.block import disk_attribute
-from ansible_collections.hostperf.tuning.plugins.module_utils.host.sysfs import parse_choice
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.pci import udev_properties
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, block_device
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.sysfs import parse_choice
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 
 UDEV_RULES_FILE = "/etc/udev/rules.d/90-hostperf-tuning-block.rules"
 # attribute -> (lowest, highest) for integers, or None for the scheduler
@@ -62,7 +64,7 @@ class BlockQueueKnob(Knob):
                                 % (self.device, desired, ", ".join(self._offered()) or "none"))
             return desired
         text = str(value).strip()
-        if isinstance(value, bool) or not text.isdigit():
+        if isinstance(value, bool) or not re.match(r"^[0-9]+$", text):
             raise KnobError("block %s: %s must be a non-negative integer, not %r" % (self.device, self.attribute, value))
         low, high = ATTRIBUTES[self.attribute]
         if self.attribute == "max_sectors_kb":

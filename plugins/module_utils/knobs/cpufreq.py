@@ -16,8 +16,8 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.tmpfiles import tmpfiles_file, tmpfiles_write
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.values import pairs_of, uniform_or_pairs
 

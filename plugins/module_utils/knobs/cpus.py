@@ -7,8 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import CpuListError, format_cpulist, parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.cpu import CPU_DIR, read_cpulist
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import CpuListError, format_cpulist, parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 
 

@@ -15,14 +15,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import CpuListError, format_cpulist, parse_cpulist
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.irq import (
     DEBUGFS_IRQS, PROC_IRQ, action_names, is_managed)
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.irq_helper import CONFIG_PATH, HELPER_PATH, HELPER_SOURCE
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, irq_number
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpus import cpu_set
-from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, irq_number
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.irq_helper import CONFIG_PATH, HELPER_PATH, HELPER_SOURCE
 
 UNIT_NAME = "hostperf-tuning-irq-affinity.service"
 UNIT_PATH = "/etc/systemd/system/" + UNIT_NAME

@@ -9,8 +9,8 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 
 MODULES_LOAD_FILE = "/etc/modules-load.d/hostperf-tuning.conf"
 _MODULE_NAME = re.compile(r"^[a-z0-9_-]{1,55}$")

@@ -19,12 +19,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.pci import udev_properties
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, interface
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 
 UDEV_RULES_FILE = "/etc/udev/rules.d/90-hostperf-tuning-net.rules"
+# What a udev match reads as something else than itself: quotes and escapes, glob and alternation, substitutions.
+_UDEV_SPECIAL = re.compile(r'["\\*?\[\]|${}%\x00-\x20\x7f-\U0010ffff]')
 NET_DIR = "/sys/class/net"
 ADDR_PERMANENT = "0"
 
@@ -52,6 +56,10 @@ class NicKnob(Knob):
             interface(fields["interface"])
         except InvalidName as exc:
             raise KnobError(str(exc))
+        if _UDEV_SPECIAL.search(fields["interface"]):
+            # The kernel allows such names; a udev rule would match them as a pattern or run what follows a quote.
+            raise KnobError("interface %r: a udev rule cannot match this name literally (it holds one of "
+                            "\" \\ * ? [ ] | $ { } %% or a non-ASCII or control character)" % (fields["interface"],))
         if mechanism is None:
             raise KnobError("nic %s: unknown setting %r (known: %s)" % (
                 fields["interface"], name.partition(":")[2], ", ".join(sorted(NicKnob.mechanisms))))
@@ -96,8 +104,8 @@ class NicKnob(Knob):
             # A queue's own event: its interface is a parent.
             return {"match": match, "queue_match": match.replace("ATTR{", "ATTRS{")}
         by_name = 'KERNELS=="%s"' % self.interface
-        if path:
-            return {"match": 'ENV{ID_PATH}=="%s"' % path.replace('"', ""), "queue_match": by_name}
+        if path and not _UDEV_SPECIAL.search(path):
+            return {"match": 'ENV{ID_PATH}=="%s"' % path, "queue_match": by_name}
         return {"match": 'KERNEL=="%s"' % self.interface, "queue_match": by_name,
                 "warning": "no stable id: matched by interface name"}
 

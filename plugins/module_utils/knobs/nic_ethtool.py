@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
 import re
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.host import ethtool
@@ -177,11 +178,11 @@ def amount_of(value, maximum):
     text = str(value).strip().lower()
     if text == "max":
         return maximum
-    if text.endswith("%"):
-        return int(maximum * float(text[:-1]) / 100)
-    if "." in text:
-        fraction = float(text)
-        if not 0 < fraction <= 1:
+    if text.endswith("%") or "." in text:
+        share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+        if not math.isfinite(share) or ("." in text and not text.endswith("%") and not 0 < share <= 1):
             raise ValueError(text)
-        return int(maximum * fraction)
+        return int(maximum * share)
+    if not re.match(r"^-?[0-9]+$", text):
+        raise ValueError(text)
     return int(text)

@@ -55,10 +55,14 @@ class NicQueueKnob(NicKnob):
         if "=" not in str(value):
             return format_cpulist(cpu_set(self.tree, self.label, value, allow_empty=True))
         queues = [queue for queue, dummy in paths]
-        masks = pairs_of(value, queues)
+        masks = pairs_of(value, queues, self.label)
         unknown = sorted(set(masks) - set(queues))
         if unknown:
             raise KnobError("%s: no such queue(s) %s" % (self.label, ", ".join(unknown)))
+        if len(masks) != len(queues):
+            raise KnobError("%s: %s names %d of %d queues; give each queue, one CPU list for all, or set one queue "
+                            "as nic:%s:%s:%s" % (self.label, value, len(masks), len(queues), self.interface,
+                                                 self.setting, sorted(set(queues) - set(masks))[0]))
         return " ".join("%s=%s" % (queue, format_cpulist(cpu_set(
             self.tree, "%s %s" % (self.label, queue), masks[queue], allow_empty=True)))
             for queue in sorted(masks, key=_queue_index))

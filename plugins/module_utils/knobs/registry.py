@@ -7,10 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import IdentityError, split_identity
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import BlockQueueKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpufreq import CpufreqKnob
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import IdentityError, split_identity
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.irq import IrqAffinityKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.kernel_module import KernelModuleKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic import NicKnob
@@ -35,9 +35,19 @@ def knob_for(tree, identity):
         kind, name = split_identity(identity)
     except IdentityError:
         kind, name = str(identity).partition(":")[0], None
-    if name is None or kind not in KINDS:
+    if kind not in KINDS:
         raise KnobError("setting %r: unknown kind %r (known: %s)" % (identity, kind, ", ".join(sorted(KINDS))))
+    if name is None:
+        raise KnobError("setting %r: expected %s" % (identity, KINDS[kind].grammar.form))
     return KINDS[kind].create(tree, name)
+
+
+def canonical(identity):
+    """The one spelling of identity (sysctl:net/core/x -> sysctl:net.core.x, features:gro -> its long name).
+
+    Knobs read nothing until asked, so no host is needed; KnobError as knob_for.
+    """
+    return knob_for(None, identity).identity
 
 
 def grammars():

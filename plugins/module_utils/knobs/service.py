@@ -13,8 +13,8 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import NO_FILES, Knob, KnobError
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 
 UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.@-]{1,200}\.(service|socket|timer)$")
 STATES = {"active": (("active", "inactive"), ("is-active",), {"active": "start", "inactive": "stop"}),

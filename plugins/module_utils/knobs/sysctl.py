@@ -10,12 +10,12 @@ __metaclass__ = type
 import os
 import re
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, sysctl_key, sysctl_path
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 
 SYSCTL_FILE = "/etc/sysctl.d/90-hostperf-tuning.conf"
-_INTEGER = re.compile(r"^-?\d+$")
+_INTEGER = re.compile(r"^-?[0-9]+$")
 INT_MAX = 2 ** 31 - 1
 UINT_MAX = 2 ** 32 - 1
 LONG_MAX = 2 ** 63 - 1

@@ -13,10 +13,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.tmpfiles import tmpfiles_file, tmpfiles_write
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.sysfs import parse_choice
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.tmpfiles import tmpfiles_file, tmpfiles_write
 
 THP_DIR = "/sys/kernel/mm/transparent_hugepage"
 TMPFILES_PATH = "/etc/tmpfiles.d/hostperf-tuning-thp.conf"

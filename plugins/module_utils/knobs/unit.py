@@ -18,10 +18,10 @@ __metaclass__ = type
 import errno
 import re
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import CpuListError, format_cpulist, parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpus import cpu_set
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.service import UNIT_NAME, unit_property
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.values import pairs_of, uniform_or_pairs
 

@@ -25,12 +25,19 @@ def uniform_or_pairs(values, order=None):
     return " ".join("%s=%s" % (part, values[part]) for part in (order if order is not None else sorted(values)))
 
 
-def pairs_of(value, parts):
-    """{part: value} of a value from uniform_or_pairs; one value applies to each of parts."""
+def pairs_of(value, parts, label="value"):
+    """{part: value} of a value from uniform_or_pairs; one value applies to each of parts.
+
+    KnobError, naming label, for an item without "=" or a part named twice.
+    """
     text = str(value)
     if "=" not in text:
         return dict((part, text) for part in parts)
-    return dict(item.split("=", 1) for item in text.split())
+    pairs = [item.split("=", 1) for item in text.split()]
+    named = [pair[0] for pair in pairs]
+    if any(len(pair) != 2 for pair in pairs) or len(set(named)) != len(named):
+        raise KnobError("%s: %r must be one value, or part=value for each part once" % (label, text))
+    return dict(pairs)
 
 
 def non_negative_integer(label, value, low, high):

@@ -14,8 +14,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import format_cpulist, parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.nic import queue_of_irq
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import format_cpulist, parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import split_identity
 
 IRQBALANCE_MODES = ("ban", "stop")
@@ -116,10 +116,13 @@ def _cpus(facts, value, local, where, errors):
             errors.append("%s: every %s CPU is isolated" % (where, value))
         return cpus
     try:
-        return parse_cpulist(str(value))
+        cpus = parse_cpulist(str(value))
     except ValueError as exc:
         errors.append("%s: cpus: %s" % (where, exc))
         return []
+    if not cpus:
+        errors.append("%s: cpus: the CPU list is empty" % where)
+    return cpus
 
 
 def _xps_follows(interface, queues, irqs, placed, desired):

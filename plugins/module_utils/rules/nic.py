@@ -38,11 +38,17 @@ def nic_settings(plan, facts, request, where, source="profile", every=False):
         plan.errors.append("%s: give %s" % (where, "neither interface nor driver" if every else
                                             "exactly one of interface or driver"))
         return
-    unknown = sorted(set(request) - set(SETTINGS))
+    unknown = sorted(str(key) for key in set(request) - set(SETTINGS))
     if unknown:
         plan.errors.append("%s: unknown setting(s) %s (known: %s)" % (where, ", ".join(unknown),
                                                                       ", ".join(sorted(SETTINGS))))
         return
+    for option in GROUPS:
+        parameters = request.get(option)
+        if parameters is not None and (not isinstance(parameters, dict)
+                                       or not all(isinstance(key, str) for key in parameters)):
+            plan.errors.append("%s: %s must map parameter names to values, not %r" % (where, option, parameters))
+            return
     nics = facts.get("nics") or {}
     if name:
         _interface(plan, facts, name, nics.get(name) or (facts.get("virtual_nics") or {}).get(name) or {}, request,

@@ -7,12 +7,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import IdentityError, split_identity
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, sysctl_key
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import ATTRIBUTES, SCHEDULER_MODULES
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import KINDS
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import IdentityError, split_identity
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import KINDS, canonical
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import LIMITS
-from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, sysctl_key
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.irq import irq_facts
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import sysctl_current
 
@@ -20,11 +20,17 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import 
 def override(plan, facts, identity, value):
     """An exact identity from the inventory: replaces what was planned, null switches it off."""
     try:
-        kind, name = split_identity(identity)
+        kind, name = split_identity(identity) if isinstance(identity, str) else (None, None)
     except IdentityError:
         kind, name = None, None
     if kind not in KINDS:
         plan.errors.append("override %s: unknown setting (kinds: %s)" % (identity, ", ".join(sorted(KINDS))))
+        return
+    try:
+        # The planner spells every identity one way; an override in another spelling must replace it, not join it.
+        identity = canonical(identity)
+    except KnobError as exc:
+        plan.errors.append("override %s: %s" % (identity, exc))
         return
     if value is None:
         if plan.entries.pop(identity, None) is None:
@@ -34,7 +40,7 @@ def override(plan, facts, identity, value):
         return
     try:
         current = _check_override(facts, kind, KINDS[kind].fields_of(name), value)
-    except (KnobError, InvalidName, ValueError) as exc:
+    except (KnobError, InvalidName, ValueError, TypeError) as exc:
         plan.errors.append("override %s: %s" % (identity, exc))
         return
     plan.add(identity, value, current, "override from the inventory", "medium", source="override")

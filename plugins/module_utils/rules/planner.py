@@ -79,7 +79,7 @@ def plan_for_host(facts, profile=None, overrides=None, host=None, profile_name=N
         if profile.get(section.name):
             section.rule(plan, facts, profile[section.name])
     plan_selectors(plan, facts, selectors or {})
-    for identity, value in sorted((overrides or {}).items()):
+    for identity, value in sorted((overrides or {}).items(), key=lambda item: str(item[0])):
         override(plan, facts, identity, value)
     return plan.result()
 

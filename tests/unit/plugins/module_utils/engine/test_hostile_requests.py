@@ -1,0 +1,70 @@
+"""Requests an adversarial review found wrong-footing tune or the planner: each is refused clearly, or means one thing."""
+
+import json
+
+import pytest
+
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import detect_host
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import Journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import tune
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import plan_for_host
+from ansible_collections.hostperf.tuning.plugins.plugin_utils.profiles import load_profile
+
+from fakekernel import FakeKernelTree, assert_refused_unchanged
+
+
+@pytest.fixture
+def dc(host_root):
+    return FakeKernelTree(host_root("dc-2socket"))
+
+
+@pytest.fixture
+def facts(dc):
+    return json.loads(json.dumps(detect_host(dc)))
+
+
+@pytest.mark.parametrize("settings, words", [
+    # a name the kernel allows but a udev rule would read as a pattern, or as the end of a string
+    ({'nic:eth*:mtu': 1400}, ["interface 'eth*'", "udev rule cannot match this name literally"]),
+    ({'nic:x",RUN+="rm:mtu': 1400}, ["udev rule cannot match"]),
+    ({"sysctl:vm.swappiness": 10, "sysctl:vm/swappiness": 20},
+     ["sysctl:vm.swappiness and sysctl:vm/swappiness name the same setting with different values"]),
+    ({"nic:eno1:rps": "rx-0=1"}, ["nic eno1: rps", "names 1 of 4 queues", "nic:eno1:rps:rx-1"]),
+    ({"nic:eno1:rps": "rx-0=0 junk"}, ["nic eno1: rps", "part=value for each part once"]),
+    ({"nic:eno1:rps": "rx-0=0 rx-0=1 rx-1=0 rx-2=0"}, ["part=value for each part once"]),
+    ({"sysctl:vm.swappiness": "\u0661\u0660"}, ["vm.swappiness", "not an integer"]),
+    ({"irq:\u00b2": "0"}, ["not an IRQ number"]),
+    ({"block:nvme0n1:read_ahead_kb": "\u00b2"}, ["read_ahead_kb", "non-negative integer"]),
+    ({"nic:eno1:rings:rx": "inf%"}, ["rings rx", "a number, max, a percentage or a fraction"]),
+    ({"sysctl:": 1}, ["setting 'sysctl:': expected sysctl:KEY"]),
+])
+def test_refused_with_the_setting_named_and_nothing_changed(dc, settings, words):
+    assert_refused_unchanged(dc, {"settings": settings}, words)
+
+
+def test_two_spellings_of_one_value_are_one_setting(dc):
+    answer = tune(dc, Journal(dc), {"settings": {"sysctl:vm.swappiness": 10, "sysctl:vm/swappiness": "10"}},
+                  check_mode=True)
+    assert [item["identity"] for item in answer["settings"]] == ["sysctl:vm.swappiness"]
+
+
+def test_an_override_in_another_spelling_replaces_the_planned_value(facts):
+    profile = load_profile("datacenter")
+    plan = plan_for_host(facts, profile, {"sysctl:net/core/somaxconn": 1024})
+    assert plan["errors"] == [] and plan["settings"]["sysctl:net.core.somaxconn"] == 1024
+    assert "sysctl:net/core/somaxconn" not in plan["settings"]
+    plan = plan_for_host(facts, profile, {"sysctl:net/core/somaxconn": None})
+    assert "sysctl:net.core.somaxconn" not in plan["settings"]
+    assert "override sysctl:net.core.somaxconn: switched off" in plan["notes"]
+
+
+@pytest.mark.parametrize("selectors, overrides, words", [
+    ({"nic": [{"interface": "eno1", "rings": {1: "max"}}]}, None, "nic[0]: rings must map parameter names"),
+    ({"nic": [{"driver": "igb", "rings": {"rx": "1e400%"}}]}, None, "is not a number, max, a percentage"),
+    ({"irq_affinity": [{"interface": "eno1", "cpus": ""}]}, None, "irq_affinity[0]: cpus: the CPU list is empty"),
+    ({}, {1: 2, "sysctl:vm.swappiness": 1}, "override 1: unknown setting"),
+    ({}, {"block:nvme0n1:scheduler": ["none"]}, "override block:nvme0n1:scheduler:"),
+])
+def test_the_planner_reports_bad_requests_as_errors_instead_of_crashing(facts, selectors, overrides, words):
+    plan = plan_for_host(facts, selectors=selectors, overrides=overrides)
+    assert any(words in error for error in plan["errors"]), plan["errors"]
