@@ -88,9 +88,7 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-
-from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import SELECTOR_SPEC, plan_for_host
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import checked_selectors, plan_for_host
 from ansible_collections.hostperf.tuning.plugins.plugin_utils.profiles import ProfileError, load_profile
 
 
@@ -102,20 +100,11 @@ def plan(facts, profile, overrides=None, profile_paths=None, host=None, selector
                                  % type(overrides).__name__)
     try:
         loaded = load_profile(profile, profile_paths or ()) if profile else {}
-    except ProfileError as exc:
+        checked = checked_selectors(selectors or {})
+    except (ProfileError, ValueError) as exc:
         raise AnsibleFilterError("plan: %s" % exc)
     return plan_for_host(facts, loaded, overrides, host=host, profile_name=profile or None,
-                         selectors=_checked(selectors or {}))
-
-
-def _checked(selectors):
-    """The selectors with tune's defaults, or the error tune would give for them."""
-    if not isinstance(selectors, dict):
-        raise AnsibleFilterError("plan: selectors must be a mapping, not %s" % type(selectors).__name__)
-    result = ArgumentSpecValidator(SELECTOR_SPEC).validate(selectors)
-    if result.error_messages:
-        raise AnsibleFilterError("plan: selectors: %s" % "; ".join(result.error_messages))
-    return result.validated_parameters
+                         selectors=checked)
 
 
 class FilterModule:

@@ -12,7 +12,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal imp
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import (
-    SELECTOR_SPEC, plan_for_host, selector_subsets)
+    SELECTOR_SPEC, checked_selectors, plan_for_host, selector_subsets)
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine, TransactionError
 
 COMMON_OPTIONS = dict(
@@ -46,9 +46,12 @@ def tune(tree, journal, params, check_mode=False):
 def requested_settings(tree, params):
     """({identity: value}, notes): the selectors planned from this host's facts, as the planner would, then settings.
 
-    KnobError names every selector this host cannot take, before any change.
+    KnobError names every selector this host cannot take, or of the wrong shape, before any change.
     """
-    selectors = dict((key, params.get(key)) for key in SELECTOR_SPEC)
+    try:
+        selectors = checked_selectors(dict((key, params[key]) for key in SELECTOR_SPEC if key in params))
+    except ValueError as exc:
+        raise KnobError(str(exc))
     subsets = selector_subsets(selectors)
     facts = detect_host(tree, subsets, use_ethtool="nic" in subsets) if subsets else {}
     planned = plan_for_host(facts, selectors=selectors)

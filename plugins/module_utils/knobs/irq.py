@@ -22,7 +22,10 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.detect.irq import 
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, irq_number
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpus import cpu_set
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.irq_helper import CONFIG_PATH, HELPER_PATH, HELPER_SOURCE
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs import irq_helper
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.irq_helper import CONFIG_PATH
+
+HELPER_PATH = "/usr/local/libexec/hostperf-tuning-irq-affinity"
 
 UNIT_NAME = "hostperf-tuning-irq-affinity.service"
 UNIT_PATH = "/etc/systemd/system/" + UNIT_NAME
@@ -40,6 +43,17 @@ Type=oneshot
 RemainAfterExit=yes
 ExecStart=%s apply
 """ % HELPER_PATH
+
+
+def helper_source():
+    """The program irq_helper.py is, as the file installed at HELPER_PATH.
+
+    Its loader reads it: from the module's zip on a host, from the collection on the controller.
+    """
+    source = irq_helper.__loader__.get_source(irq_helper.__name__)
+    if not source:
+        raise KnobError("irq: cannot read the IRQ boot helper's source from %s" % irq_helper.__name__)
+    return "#!/usr/bin/python3\n" + (source.decode("utf-8") if isinstance(source, bytes) else source)
 
 
 class IrqAffinityKnob(Knob):
@@ -128,7 +142,7 @@ class IrqPersistence(Persistence):
         ban = None
         if irqbalance:
             ban = HEADER + "[Service]\nExecStart=\nExecStart=%s --policyscript=%s\n" % (irqbalance[0], HELPER_PATH)
-        return {CONFIG_PATH: config, HELPER_PATH: HELPER_SOURCE, UNIT_PATH: UNIT_TEXT,
+        return {CONFIG_PATH: config, HELPER_PATH: helper_source(), UNIT_PATH: UNIT_TEXT,
                 WANTS_PATH: HEADER + "[Unit]\nWants=%s\n" % UNIT_NAME, IRQBALANCE_DROPIN: ban}
 
 

@@ -1,37 +1,31 @@
 # -*- coding: utf-8 -*-
 # Copyright: hostperf.tuning contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The program the IRQ knob installs on a host, as text.
+"""Managed by hostperf.tuning: put IRQ affinities back by IRQ name; roll back with hostperf.tuning.rollback.
 
-IRQ numbers change between boots, so affinities are persisted by IRQ name and
-re-applied at boot by this program (from a systemd unit); irqbalance runs it
-as its --policyscript and leaves the IRQs it names alone. It must run with
-nothing but python3, so it is kept here as source, not imported.
+  hostperf-tuning-irq-affinity apply [--root DIR]   at boot, from hostperf-tuning-irq-affinity.service
+  hostperf-tuning-irq-affinity DEVPATH IRQ          as irqbalance's --policyscript: ban=true for our IRQs
+
+IRQ numbers change between boots, so the IRQ knob persists affinities by IRQ
+name and installs this file, unchanged but for a #! line, as the program that
+re-applies them. It runs on the host with nothing but python3: it imports
+nothing beyond the standard library.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-HELPER_PATH = "/usr/local/libexec/hostperf-tuning-irq-affinity"
-CONFIG_PATH = "/etc/hostperf-tuning/irq-affinity.conf"
-
-HELPER_SOURCE = r'''#!/usr/bin/python3
-"""Managed by hostperf.tuning: put IRQ affinities back by IRQ name; roll back with hostperf.tuning.rollback.
-
-  hostperf-tuning-irq-affinity apply [--root DIR]   at boot, from hostperf-tuning-irq-affinity.service
-  hostperf-tuning-irq-affinity DEVPATH IRQ          as irqbalance's --policyscript: ban=true for our IRQs
-"""
 import os
 import sys
 
-CONFIG = "%(config)s"
+CONFIG_PATH = "/etc/hostperf-tuning/irq-affinity.conf"
 
 
 def wanted(root):
     """{irq name: cpu list} from lines 'CPUS<TAB>NAME'."""
     result = {}
-    with open(root + CONFIG) as handle:
+    with open(root + CONFIG_PATH) as handle:
         for line in handle:
             line = line.rstrip("\n")
             if line and not line.startswith("#") and "\t" in line:
@@ -42,7 +36,7 @@ def wanted(root):
 
 def names_of(root, irq):
     try:
-        with open("%%s/sys/kernel/irq/%%s/actions" %% (root, irq)) as handle:
+        with open("%s/sys/kernel/irq/%s/actions" % (root, irq)) as handle:
             return [name for name in handle.read().strip().split(",") if name]
     except OSError:
         return []
@@ -57,15 +51,15 @@ def apply(root):
         for name in names_of(root, entry):
             if name in todo:
                 try:
-                    with open("%%s/proc/irq/%%s/smp_affinity_list" %% (root, entry), "w") as handle:
+                    with open("%s/proc/irq/%s/smp_affinity_list" % (root, entry), "w") as handle:
                         handle.write(todo.pop(name))
-                    print("irq %%s (%%s): set" %% (entry, name))
+                    sys.stdout.write("irq %s (%s): set\n" % (entry, name))
                 except OSError as exc:
                     failed += 1
-                    print("irq %%s (%%s): %%s" %% (entry, name, exc), file=sys.stderr)
+                    sys.stderr.write("irq %s (%s): %s\n" % (entry, name, exc))
                 break
     for name in sorted(todo):
-        print("no IRQ named %%s on this boot" %% name, file=sys.stderr)
+        sys.stderr.write("no IRQ named %s on this boot\n" % name)
     return 1 if failed else 0
 
 
@@ -82,12 +76,11 @@ def main(argv):
         except OSError:
             return 0
         if any(name in ours for name in names_of(root, argv[1])):
-            print("ban=true")
+            sys.stdout.write("ban=true\n")
         return 0
-    print(__doc__, file=sys.stderr)
+    sys.stderr.write(__doc__)
     return 2
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
-''' % {"config": CONFIG_PATH}
+    raise SystemExit(main(sys.argv[1:]))

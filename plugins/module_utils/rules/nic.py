@@ -80,7 +80,7 @@ def _interface(plan, facts, name, nic, request, where, exact, source):
                 parameter = FEATURE_ALIASES.get(parameter, parameter)
             planned = _planned(plan, facts, nic, option, parameter, value, where, exact)
             if planned is not None:
-                plan.add("nic:%s:%s:%s" % (name, option, parameter), str(planned[0]) if not exact else planned[0],
+                plan.add("nic:%s:%s:%s" % (name, option, parameter), planned[0],
                          planned[1], planned[2], "medium" if option in ("rings", "channels", "coalesce") else "low",
                          source)
     for option in VALUES:

@@ -15,6 +15,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
+
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.block import BLOCK, BLOCK_CLASSES, block_queues
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.cpu import CPU
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.irq import IRQBALANCE_MODES, irq_affinity, irqbalance
@@ -96,6 +99,27 @@ def plan_selectors(plan, facts, selectors):
     if selectors.get("tcp_congestion_control") or selectors.get("default_qdisc"):
         congestion_control(plan, facts, selectors.get("tcp_congestion_control"), selectors.get("default_qdisc"),
                            selectors.get("default_qdisc_fallback") or "keep", "selector")
+
+
+def checked_selectors(selectors):
+    """The selectors with tune's defaults filled in; ValueError naming every selector of the wrong shape."""
+    if not isinstance(selectors, dict):
+        raise ValueError("selectors must be a mapping, not %s" % type(selectors).__name__)
+    # What AnsibleModule validated has every unset option as None; given again, None would count as set.
+    result = ArgumentSpecValidator(SELECTOR_SPEC).validate(_given(selectors))
+    if result.error_messages:
+        raise ValueError("selectors: %s" % "; ".join(
+            ("unsupported parameter " if isinstance(error, UnsupportedError) else "") + error.msg
+            for error in result.errors.errors))
+    return result.validated_parameters
+
+
+def _given(value):
+    if isinstance(value, dict):
+        return dict((key, _given(item)) for key, item in value.items() if item is not None)
+    if isinstance(value, list):
+        return [_given(item) for item in value]
+    return value
 
 
 def selector_subsets(selectors):

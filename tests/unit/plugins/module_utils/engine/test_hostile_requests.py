@@ -68,3 +68,15 @@ def test_an_override_in_another_spelling_replaces_the_planned_value(facts):
 def test_the_planner_reports_bad_requests_as_errors_instead_of_crashing(facts, selectors, overrides, words):
     plan = plan_for_host(facts, selectors=selectors, overrides=overrides)
     assert any(words in error for error in plan["errors"]), plan["errors"]
+
+
+@pytest.mark.parametrize("request_, words", [
+    ({"block": {"class": "nvme"}}, ["selectors: ", "block"]),
+    ({"nic": [{"interface": "eno1", "driver": "igb", "mtu": 1400}]}, ["mutually exclusive", "interface", "driver"]),
+    ({"block": [{"class": "floppy", "scheduler": "none"}]}, ["class", "floppy"]),
+    ({"irqbalance": "sometimes", "irq_affinity": [{"interface": "eno1"}]}, ["irqbalance", "sometimes"]),
+    ({"nic": [{"interface": "eno1", "mtu": "big"}]}, ["mtu", "big"]),
+])
+def test_a_direct_call_with_selectors_of_the_wrong_shape_is_refused_by_name(dc, request_, words):
+    """The module validates its options; module_api.tune() is also called directly (tests, other modules)."""
+    assert_refused_unchanged(dc, request_, words)

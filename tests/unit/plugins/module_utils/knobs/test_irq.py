@@ -3,10 +3,12 @@
 import os
 import subprocess
 import sys
+import zipfile
 
 import pytest
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.irq_helper import CONFIG_PATH, HELPER_PATH
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.irq import HELPER_PATH
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.irq_helper import CONFIG_PATH
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import Journal
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.irq import (
@@ -14,6 +16,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.irq import (
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import tune
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine
 
+from conftest import REPO
 from fakekernel import FakeKernelTree, assert_refused_unchanged, tree_digest
 
 IRQBALANCE_UNIT = "[Service]\nEnvironmentFile=-/etc/default/irqbalance\nExecStart=/usr/sbin/irqbalance --foreground " \
@@ -133,9 +136,9 @@ def test_the_boot_helper_applies_by_name_and_bans_only_ours(dc, tmp_path):
     ({"irq_affinity": [{"interface": "eno1", "cpus": "64-65"}]}, ["irq", "(eno1", "not online"]),
     ({"irq_affinity": [{"interface": "eno1", "cpus": "x"}]}, ["irq_affinity[0]: cpus", "not a CPU number"]),
     ({"irq_affinity": [{"interface": "docker0"}]}, ["irq_affinity[0]", "no such interface docker0"]),
-    ({"irq_affinity": [{"interface": "eno1", "device": "sda"}]}, ["exactly one of interface or device"]),
+    ({"irq_affinity": [{"interface": "eno1", "device": "sda"}]}, ["mutually exclusive: interface|device"]),
     ({"irq_affinity": [{"device": "sdz"}]}, ["no such disk sdz"]),
-    ({"irq_affinity": [{"interface": "eno1"}], "irqbalance": "pause"}, ["irqbalance 'pause'", "ban, stop"]),
+    ({"irq_affinity": [{"interface": "eno1"}], "irqbalance": "pause"}, ["irqbalance must be one of: ban, stop"]),
     ({"settings": {"irq:../1": "0"}}, ["IRQ '../1'", "not an IRQ number"]),
     ({"settings": {"irq:99999": "0"}}, ["irq 99999: no such IRQ"]),
     ({"settings": {"irq:24": ""}}, ["irq 24", "the CPU list is empty"]),
@@ -174,3 +177,32 @@ def test_an_irq_that_keeps_moving_fails_the_transaction(dc, monkeypatch):
     monkeypatch.setattr(IrqAffinityKnob, "read", lambda knob: "3" if knob.name == str(irq) else "0")
     with pytest.raises(TransactionError, match="the kernel kept '3' instead of '1'"):
         tune(dc, Journal(dc), {"settings": {"irq:%d" % irq: "1"}})
+
+
+def test_the_helper_installed_is_its_module_read_from_a_zip_as_on_a_host(tmp_path):
+    """AnsiballZ ships module_utils to a host in a zip on sys.path; the helper's text must come out of it whole."""
+    archive = str(tmp_path / "modlib.zip")
+    repo = REPO
+    with zipfile.ZipFile(archive, "w") as modlib:
+        for package in ("ansible_collections", "ansible_collections/hostperf", "ansible_collections/hostperf/tuning",
+                        "ansible_collections/hostperf/tuning/plugins"):
+            modlib.writestr(package + "/__init__.py", "")
+        for top, _dirs, files in os.walk(os.path.join(repo, "plugins", "module_utils")):
+            inside = "ansible_collections/hostperf/tuning/" + os.path.relpath(top, repo)
+            if "__init__.py" not in files:
+                modlib.writestr(inside + "/__init__.py", "")
+            for name in files:
+                if name.endswith(".py"):
+                    modlib.write(os.path.join(top, name), inside + "/" + name)
+    program = ("import sys; sys.path.insert(0, sys.argv[1]); "
+               "from ansible_collections.hostperf.tuning.plugins.module_utils.knobs import irq; "
+               "sys.stdout.write(irq.helper_source())")
+    run = subprocess.run([sys.executable, "-c", program, archive], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True, check=False, cwd=str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    with open(os.path.join(repo, "plugins", "module_utils", "knobs", "irq_helper.py")) as handle:
+        assert run.stdout == "#!/usr/bin/python3\n" + handle.read()
+    assert "zip" in subprocess.run([sys.executable, "-c", program.replace("sys.stdout.write(irq.helper_source())",
+                                    "sys.stdout.write(repr(irq.irq_helper.__loader__))"), archive],
+                                   stdout=subprocess.PIPE, universal_newlines=True, check=True,
+                                   cwd=str(tmp_path)).stdout

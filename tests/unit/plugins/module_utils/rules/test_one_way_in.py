@@ -11,14 +11,14 @@ import pytest
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import detect_host
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import Journal
-from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import plan_for_host
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import checked_selectors, plan_for_host
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import tune
 
 from conftest import HOST_NAMES
 from fakekernel import FakeKernelTree, tree_digest
 
 BLOCK = {"nvme": {"scheduler": "none", "read_ahead_kb": 128},
-         "hdd": {"scheduler": "mq-deadline", "read_ahead_kb": ">4096"},
+         "hdd": {"scheduler": "mq-deadline", "read_ahead_kb": 4096},
          "ssd": {"scheduler": "kyber", "nr_requests": 256}, "virtual": {"scheduler": "none"}}
 NIC = {"rings": {"rx": "max", "tx": "50%"}, "coalesce": {"rx-usecs": 50, "adaptive-rx": "off"}}
 PROFILE = {"block": BLOCK, "congestion_control": {"algorithm": "bbr", "qdisc": "fq"},
@@ -66,3 +66,24 @@ def test_a_kernel_without_the_algorithm_keeps_its_own_either_way(host_root):
                                "(available: reno, cubic; module tcp_vegas: unknown); congestion control stays cubic"]
     facts = json.loads(json.dumps(detect_host(tree)))
     assert plan_for_host(facts, {"congestion_control": {"algorithm": "vegas"}})["notes"] == answer["notes"]
+
+
+@pytest.mark.parametrize("host", HOST_NAMES)
+def test_an_interface_by_name_and_by_its_driver_plan_the_same_values_of_the_same_types(host_root, host):
+    facts = json.loads(json.dumps(detect_host(FakeKernelTree(host_root(host)))))
+    request = dict(NIC, mtu=1500, features={"gro": True})
+    for name, nic in sorted((name, nic) for name, nic in facts["nics"].items() if nic["driver"]):
+        by_name = plan_for_host(facts, selectors={"nic": [dict(request, interface=name)]})["settings"]
+        by_driver = plan_for_host(facts, selectors={"nic": [dict(request, driver=nic["driver"])]})["settings"]
+        mine = dict((key, value) for key, value in by_driver.items() if key.startswith("nic:%s:" % name))
+        assert mine and json.dumps(mine, sort_keys=True) == json.dumps(
+            dict((key, by_name[key]) for key in mine), sort_keys=True)
+
+
+def test_selectors_the_module_validated_validate_again_to_the_same():
+    """AnsibleModule hands tune every unset option as None; checking them again must not read None as given."""
+    raw = {"nic": [{"interface": "eno1", "mtu": 1500}], "block": [{"class": "nvme", "scheduler": "none"}],
+           "irq_affinity": [{"device": "nvme0n1"}], "tcp_congestion_control": "bbr"}
+    once = checked_selectors(raw)
+    assert once["nic"][0]["driver"] is None and once["irqbalance"] == "ban"
+    assert checked_selectors(once) == once
