@@ -128,6 +128,7 @@ perf-tune: collection
 # How often the regression gate is wrong, on benchmark samples recorded on the lab (tests/perf/samples/).
 perf-gate: collection
 	PYTHONPATH=$(CURDIR)/$(BUILD) $(PY) tests/perf/gate_rates.py
+	PYTHONPATH=$(CURDIR)/$(BUILD) $(PY) tests/perf/gate_designs.py
 
 lock:
 	python3 -m venv $(BUILD)/lock-venv && $(BUILD)/lock-venv/bin/pip install -q -r requirements/test.in

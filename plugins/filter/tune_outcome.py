@@ -84,6 +84,9 @@ _value:
     verdict:
       description: The gate's verdict, when there was one.
       type: str
+    design:
+      description: How the change was measured, blocks or pairs (docs/gate.md), when it was.
+      type: str
     changed:
       description: The settings the transaction changed, with C(identity), C(before) and C(after).
       type: list

@@ -81,13 +81,59 @@ options:
     type: int
     default: 20
   alpha:
-    description: The gate's significance level the sizing assumes; give the one the comparison will use.
+    description:
+      - The gate's significance level the sizing assumes; give the one the comparison will use.
+      - "It is the host's, as in P(hostperf.tuning.compare#filter): each of the gating metrics is sized at alpha
+        divided by their number."
     type: float
     default: 0.01
+  gate_metrics:
+    description:
+      - The metrics the comparison will gate on (its O(hostperf.tuning.compare#filter:metrics)), by name
+        (C(SUITE.METRIC)); sizing sizes these. Unset, each suite's own gating metrics.
+    type: list
+    elements: str
   min_effect:
     description: The gate's minimum effect the sizing assumes (a fraction); must be below O(target_slowdown).
     type: float
     default: 0.05
+  paired_with:
+    description:
+      - "Measure a change already applied in AB/BA pairs instead of one block of trials: the id of its transaction
+        (M(hostperf.tuning.tune)'s RV(hostperf.tuning.tune#module:transaction)), which must be the host's newest
+        committed one and switchable (tune's RV(hostperf.tuning.tune#module:pairs))."
+      - Each pair runs one round of every suite with the live values before the change and one with them after, in
+        an order a coin picks per pair; after O(looks) C(first) pairs and every C(step) up to C(last), every
+        gating metric is judged at a level that keeps all looks together at the host's O(alpha), and the run stops
+        at the first look that decides. Drift on the host during the run lands on both sides alike.
+      - Files stay as the change wrote them; the transaction is C(on_trial) in the journal meanwhile, so a run
+        killed part-way leaves it interrupted (the next tune refuses, M(hostperf.tuning.rollback) restores it
+        exactly). The run ends with the after values live, verified.
+      - O(trials) and O(target_slowdown) do not apply; RV(baseline) and RV(after) are two results of the usual
+        shape for P(hostperf.tuning.compare#filter).
+    type: str
+  looks:
+    description: With O(paired_with), when the pairs are judged.
+    type: dict
+    default: {}
+    suboptions:
+      first:
+        description: Pairs before the first look; below 8 one stalled trial can hide a slowdown on its own.
+        type: int
+        default: 8
+      last:
+        description: The most pairs run.
+        type: int
+        default: 20
+      step:
+        description: Pairs between looks.
+        type: int
+        default: 2
+  seed:
+    description: With O(paired_with), seeds the coin that orders each pair (tests); unset, a fresh one each run.
+    type: int
+extends_documentation_fragment:
+  - hostperf.tuning.journal
 seealso:
   - module: hostperf.tuning.tune
   - plugin: hostperf.tuning.compare
@@ -139,6 +185,32 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+design:
+  description: C(pairs) with O(paired_with); absent otherwise (one block of trials).
+  returned: with O(paired_with)
+  type: str
+baseline:
+  description: With O(paired_with), the before side's trials as a benchmark result (suites, metrics, trials, settings).
+  returned: with O(paired_with)
+  type: dict
+after:
+  description: With O(paired_with), the after side's trials as a benchmark result.
+  returned: with O(paired_with)
+  type: dict
+pairs:
+  description: With O(paired_with), how many pairs ran.
+  returned: with O(paired_with)
+  type: int
+order:
+  description: With O(paired_with), each pair's order (C(BA) = before, then after), as the coin picked it.
+  returned: with O(paired_with)
+  type: list
+  elements: str
+stopped:
+  description: With O(paired_with), the C(look) the run stopped at, the C(verdict) there and whether it stopped
+    C(early) (decided) or ran out of looks.
+  returned: with O(paired_with)
+  type: dict
 problems:
   description:
     - In check mode, what would stop a suite, each with C(suite), C(message) and C(missing_tool) (the program to
@@ -194,10 +266,13 @@ sizing:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.paired import run_pairs
 from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.suite import BenchmarkError
 from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.trials import (
     Sizing, check_benchmarks, run_benchmarks)
-from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import JournalError
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import COMMON_OPTIONS, open_journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.switch import Switch, SwitchError
 
 
 def main():
@@ -211,14 +286,32 @@ def main():
         max_trials=dict(type="int", default=20),
         alpha=dict(type="float", default=0.01),
         min_effect=dict(type="float", default=0.05),
-    ), supports_check_mode=True)
+        gate_metrics=dict(type="list", elements="str"),
+        paired_with=dict(type="str"),
+        looks=dict(type="dict", default={}, options=dict(first=dict(type="int", default=8),
+                                                         last=dict(type="int", default=20),
+                                                         step=dict(type="int", default=2))),
+        seed=dict(type="int"),
+        **COMMON_OPTIONS
+    ), supports_check_mode=True, mutually_exclusive=[["paired_with", "target_slowdown"]])
     params = module.params
-    sizing = Sizing(params["target_slowdown"], params["max_trials"], params["alpha"], params["min_effect"])
+    tree, journal = open_journal(params)
+    sizing = Sizing(params["target_slowdown"], params["max_trials"], params["alpha"], params["min_effect"],
+                    params["gate_metrics"])
     try:
-        run = check_benchmarks if module.check_mode else run_benchmarks
-        result = run(HostTree("/"), params["suites"], params["trials"], params["duration"], params["warmup"],
-                     params["pause"], sizing)
-    except BenchmarkError as exc:
+        if module.check_mode:
+            result = check_benchmarks(tree, params["suites"], params["trials"], params["duration"], params["warmup"],
+                                      params["pause"], sizing)
+        elif params["paired_with"]:
+            looks = params["looks"]
+            with Switch(tree, journal, params["paired_with"]) as switch:
+                result = run_pairs(tree, params["suites"], switch, looks["first"], looks["last"], looks["step"],
+                                   params["duration"], params["warmup"], params["pause"], params["alpha"],
+                                   params["min_effect"], params["gate_metrics"], params["seed"])
+        else:
+            result = run_benchmarks(tree, params["suites"], params["trials"], params["duration"], params["warmup"],
+                                    params["pause"], sizing)
+    except (BenchmarkError, JournalError, SwitchError) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)
 

@@ -14,7 +14,8 @@ short_description: List what hostperf.tuning changed on a host, transaction by t
 version_added: 0.1.0
 description:
   - Reads the host's journal and returns every transaction with when it ran, its label, its state (committed,
-    rolled_back, pending for one a killed run left unfinished, rollback_incomplete) and what it changed.
+    rolled_back, pending for one a killed run left unfinished, rollback_incomplete, on_trial for one being measured
+    in pairs or whose paired trials were killed) and what it changed.
   - Also returns the settings the collection currently manages on the host. Changes nothing.
 author:
   - hostperf.tuning engineers (@hostperf)
@@ -66,7 +67,7 @@ managed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import INCOMPLETE, PENDING, JournalError
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import JournalError
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import COMMON_OPTIONS, open_journal
 
 
@@ -90,7 +91,7 @@ def main():
         records = [record for record in records if record["id"] == wanted]
         if not records:
             module.fail_json(msg="transaction %r: no such transaction on this host" % wanted)
-    interrupted = [record["id"] for record in records if record["state"] in (PENDING, INCOMPLETE)]
+    interrupted = [record["id"] for record in journal.interrupted()]
     module.exit_json(changed=False, transactions=[_summary(record, bool(wanted)) for record in records],
                      interrupted=interrupted, managed=journal.load_state())
 

@@ -267,6 +267,14 @@ transaction:
   returned: always
   type: str
   sample: 20261122T194501.123456Z-1a2b3c4d
+pairs:
+  description:
+    - Whether the change can be measured in AB/BA pairs (M(hostperf.tuning.benchmark) with
+      O(hostperf.tuning.benchmark#module:paired_with)); C(possible), and C(reason) when it cannot (a setting whose
+      switch resets a link, restarts a daemon or reserves memory; docs/gate.md).
+  returned: always
+  type: dict
+  sample: {possible: false, reason: "nic:eth0:rings:rx cannot be switched between trials (...)"}
 settings:
   description: Every requested setting with its value before and after, and C(status) (changed, unchanged,
     restored, failed).

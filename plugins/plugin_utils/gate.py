@@ -18,6 +18,7 @@ __metaclass__ = type
 
 import math
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.stats.sequential import judge_pairs
 from ansible_collections.hostperf.tuning.plugins.module_utils.stats.rank import (
     DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, detectable_slowdown, hodges_lehmann, median, rank_sum_tails, spread)
 
@@ -84,6 +85,7 @@ def figure(value):
 def compare(baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT, metrics=None):
     """A host's verdict from two runs of hostperf.tuning.benchmark (their registered results).
 
+    alpha is the host's false-rollback rate: each of m gating metrics is tested at alpha / m.
     regressed: a gating metric regressed, or a suite that ran in the baseline failed after.
     improved: a gating metric improved and none regressed. unchanged: measured, no change.
     inconclusive: nothing gating could be compared (no suites, all skipped, too few samples).
@@ -98,13 +100,24 @@ def compare(baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT,
     if unknown:
         raise GateError("metrics %s were not measured in the baseline (measured: %s)"
                         % (", ".join(unknown), ", ".join(sorted(before_metrics)) or "none"))
+    compared = [name for name in sorted(before_metrics) if name in after_metrics]
+    gates = dict((name, name in metrics if metrics is not None else bool(before_metrics[name].get("gate", True)))
+                 for name in compared)
+    # alpha is the host's: m gating metrics share it (Bonferroni), or five noisy metrics would roll back 5% of
+    # unchanged hosts where the operator asked for 1%
+    each = alpha / max(1, sum(gates.values()))
+    design = ((baseline or {}).get("settings") or {}).get("design", "blocks")
+    sequence = None
+    if design == "pairs":
+        looks = baseline["settings"]["looks"]
+        sequence = judge_pairs(before_metrics, after_metrics, alpha, min_effect, looks,
+                               [name for name in compared if gates[name]])
     judged = []
-    for name in sorted(before_metrics):
-        if name not in after_metrics:
-            continue
-        item = judge_metric(name, before_metrics[name], after_metrics[name], alpha, min_effect)
-        if metrics is not None:
-            item["gate"] = name in metrics
+    for name in compared:
+        item = judge_metric(name, dict(before_metrics[name], gate=gates[name]), after_metrics[name], each, min_effect,
+                            estimate=sequence is None)
+        if sequence is not None and name in sequence["metrics"]:
+            _sequential_figures(item, sequence, min_effect)
         judged.append(item)
     reasons = []
     before_status = dict((suite["name"], suite) for suite in (baseline or {}).get("suites") or [])
@@ -123,7 +136,29 @@ def compare(baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT,
         verdict = "inconclusive"
         reasons.append("no gating metric was measured on both sides")
     reasons.extend(item["reason"] for item in judged)
-    return dict(verdict=verdict, reasons=reasons, metrics=judged, alpha=alpha, min_effect=min_effect)
+    result = dict(verdict=verdict, reasons=reasons, metrics=judged, alpha=alpha, alpha_per_metric=each,
+                  min_effect=min_effect, design=design)
+    if sequence is not None:
+        result.update(look=sequence["look"], level=sequence["level"], stopped_early=sequence["stopped"])
+    return result
+
+
+def _sequential_figures(item, sequence, min_effect):
+    """A gating metric of paired trials: the verdict and figures of the look the host stopped at."""
+    look = sequence["metrics"][item["metric"]]
+    worse = look["p_worse"]
+    item.update(verdict=look["verdict"], effect=look["effect"], interval=look["interval"], look=sequence["look"],
+                level=sequence["level"], p_value=worse if look["verdict"] == "regressed" else min(
+                    worse, look["p_better"]))
+    interval = "shift %s..%s" % tuple(percent_change(1, bound, 0) for bound in look["interval"]) \
+        if look["interval"] else "too few pairs for an interval"
+    item["reason"] = "%s: %s -> %s %s (%s, p=%.4f against %.4f at %d pairs, %s; %s is better): %s" % (
+        item["metric"], figure(item["baseline_median"]), figure(item["after_median"]), item["unit"],
+        percent_change(item["baseline_median"], item["change"]), item["p_value"], sequence["level"],
+        sequence["look"], interval, item["better"], look["verdict"])
+    if look["verdict"] == "unchanged" and look["interval"] and look["interval"][0] <= -min_effect:
+        item["reason"] += " (not shown worse; a slowdown up to %s is not excluded)" % percent_change(
+            1, look["interval"][0], 0)
 
 
 def naive_verdict(baseline, after, better="higher", threshold=0.10):

@@ -18,7 +18,7 @@ def outcome_of(apply_result, verdict=None, unproven="rollback", host=None, wave=
     changed = [dict(identity=item["identity"], before=item.get("before"), after=item.get("after"))
                for item in apply_result.get("settings") or [] if item.get("changed")]
     result = dict(host=host, wave=wave, profile=profile, transaction=apply_result.get("transaction"),
-                  changed=changed, verdict=(verdict or {}).get("verdict"),
+                  changed=changed, verdict=(verdict or {}).get("verdict"), design=(verdict or {}).get("design"),
                   metrics=[_brief(item) for item in (verdict or {}).get("metrics") or [] if item.get("gate")])
     if failure is not None or lost:
         failure = _plain(failure)

@@ -98,8 +98,9 @@ class Sizing:
     sizing never looks at the comparison it serves.
     """
 
-    def __init__(self, target, most, alpha, min_effect):
+    def __init__(self, target, most, alpha, min_effect, gate_metrics=None):
         self.target, self.most, self.alpha, self.min_effect = target, most, alpha, min_effect
+        self.gate_metrics = gate_metrics
 
     def validate(self, trials):
         if self.target is None:
@@ -118,11 +119,19 @@ class Sizing:
 
     def rounds_needed(self, metrics, rounds):
         """(trials a side every gating metric needs, or None beyond most; the metric that needs most; its spread)."""
+        unknown = sorted(set(self.gate_metrics or ()) - set(metrics))
+        if unknown:
+            raise BenchmarkError("gate_metrics %s were not measured (measured: %s)"
+                                 % (", ".join(unknown), ", ".join(sorted(metrics)) or "none"))
         counts = []
-        for name, metric in sorted(metrics.items()):
-            if metric["gate"] and len(metric["samples"]) >= 2:
+        gating = [name for name, metric in sorted(metrics.items())
+                  if (name in self.gate_metrics if self.gate_metrics else metric["gate"])]
+        each = self.alpha / max(1, len(gating))  # the gate shares the host's alpha over its gating metrics
+        for name in gating:
+            metric = metrics[name]
+            if len(metric["samples"]) >= 2:
                 scatter = spread(metric["samples"])
-                count = trials_for(scatter, self.target, rounds, self.most, self.alpha, self.min_effect)
+                count = trials_for(scatter, self.target, rounds, self.most, each, self.min_effect)
                 counts.append((count is None, count or rounds, scatter, name))
         if not counts:
             return rounds, None, 0.0

@@ -24,6 +24,8 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.host.files import 
 
 DEFAULT_DIRECTORY = "/var/lib/hostperf"
 PENDING, COMMITTED, ROLLED_BACK, INCOMPLETE = "pending", "committed", "rolled_back", "rollback_incomplete"
+# Committed, and being measured in pairs: its live values may be either side until the trials end (engine/switch.py).
+TRIAL = "on_trial"
 _TRANSACTION_FILE = re.compile(r"^(\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{8})\.json$")
 
 
@@ -124,7 +126,7 @@ class Journal:
         return sorted(records, key=lambda record: record["id"])
 
     def interrupted(self):
-        return [record for record in self.transactions() if record["state"] in (PENDING, INCOMPLETE)]
+        return [record for record in self.transactions() if record["state"] in (PENDING, INCOMPLETE, TRIAL)]
 
     def load_state(self):
         """The settings the collection manages on this host: {identity: {value, data}}."""

@@ -13,6 +13,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree impo
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import (
     SELECTOR_SPEC, checked_selectors, plan_for_host, selector_subsets)
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.switch import pairs_possible
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine, TransactionError
 
 COMMON_OPTIONS = dict(
@@ -40,6 +41,8 @@ def tune(tree, journal, params, check_mode=False):
         if unfinished:
             result["recovered"] = engine.rollback("interrupted", check_mode)["transactions"]
         result.update(engine.apply(desired, params.get("persist", True), check_mode, params.get("label")))
+    possible, why = pairs_possible(tree, [item for item in result["settings"] if item["changed"]])
+    result["pairs"] = dict(possible=possible, reason=why)
     return result
 
 

@@ -20,7 +20,7 @@ import time
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.host import files
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import (
-    COMMITTED, INCOMPLETE, PENDING, ROLLED_BACK)
+    COMMITTED, INCOMPLETE, PENDING, ROLLED_BACK, TRIAL)
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import KINDS, knob_for
 
@@ -201,9 +201,9 @@ class Engine:
 
     def rollback(self, target="last", check_mode=False):
         """Undo transactions newest first down to target: 'last', 'pristine', 'interrupted' or an id."""
-        records = [r for r in self.journal.transactions() if r["state"] in (COMMITTED, PENDING, INCOMPLETE)]
+        records = [r for r in self.journal.transactions() if r["state"] in (COMMITTED, PENDING, INCOMPLETE, TRIAL)]
         if target == "interrupted":
-            chosen = [r for r in records if r["state"] in (PENDING, INCOMPLETE)]
+            chosen = [r for r in records if r["state"] in (PENDING, INCOMPLETE, TRIAL)]
         elif target == "last":
             chosen = records[-1:]
         elif target == "pristine":
@@ -217,7 +217,7 @@ class Engine:
             chosen = records[ids.index(target):]
         chosen = list(reversed(chosen))
         result = {"changed": False, "transactions": [r["id"] for r in chosen], "settings": [], "files": [],
-                  "interrupted": [r["id"] for r in records if r["state"] in (PENDING, INCOMPLETE)]}
+                  "interrupted": [r["id"] for r in records if r["state"] in (PENDING, INCOMPLETE, TRIAL)]}
         for record in chosen:
             pending = [s for s in record["settings"] if not _equal_now(self.tree, s["identity"], s["before"])]
             pending_files = [f for f in record["files"] if not files.matches(self.tree, f)]

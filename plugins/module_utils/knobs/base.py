@@ -55,6 +55,12 @@ class Persistence:
 NO_FILES = Persistence(None, None)  # a kind whose live state persists by itself (systemd enablement)
 
 
+# What measuring a change in AB/BA pairs costs (docs/gate.md): a cheap knob is switched between trials; an inert
+# one (a loaded module) changes nothing measured by itself and stays as the change left it; a costly one (a link
+# reset, a restarted daemon, memory reserved) rules pairs out and the change is measured in blocks.
+SWITCH_CHEAP, SWITCH_INERT, SWITCH_COSTLY = "cheap", "inert", "costly"
+
+
 class Knob:
     kind = None
     grammar = None  # identity.Grammar: how this kind's identities are spelled, for the parser and docs/identities.md
@@ -65,6 +71,7 @@ class Knob:
     # Another daemon may move this value in the moment after we set it (an irqbalance pass still in flight
     # while it restarts with our ban): verify sets it once more before calling the kernel's answer final.
     drifts = False
+    switching = SWITCH_COSTLY
 
     def __init__(self, tree, name):
         self.tree = tree
@@ -113,6 +120,10 @@ class Knob:
     def disruption(self):
         """What changing this value does besides setting it (a link reset, say), for the operator; or None."""
         return None
+
+    def switch_cost(self):
+        """SWITCH_CHEAP, SWITCH_INERT or SWITCH_COSTLY; anything disruptive is costly."""
+        return SWITCH_COSTLY if self.disruption() else self.switching
 
     def persist_data(self):
         """What the persistence file needs besides the value (a udev match, say)."""

@@ -13,7 +13,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.detect.block impor
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.pci import udev_properties
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, block_device
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.sysfs import parse_choice
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence, SWITCH_CHEAP
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 
 UDEV_RULES_FILE = "/etc/udev/rules.d/90-hostperf-tuning-block.rules"
@@ -35,6 +35,7 @@ _UDEV_IDS = ("ID_WWN", "ID_SERIAL", "ID_PATH")
 
 
 class BlockQueueKnob(Knob):
+    switching = SWITCH_CHEAP
     kind = "block"
     grammar = Grammar("block", ("device", "attribute"), ("block:nvme0n1:scheduler", "block:sda:read_ahead_kb"))
 

@@ -16,7 +16,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence, SWITCH_CHEAP
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.tmpfiles import tmpfiles_file, tmpfiles_write
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.values import pairs_of, uniform_or_pairs
@@ -32,6 +32,7 @@ _POLICY = re.compile(r"^policy\d{1,5}$")
 
 
 class CpufreqKnob(Knob):
+    switching = SWITCH_CHEAP
     kind = "cpufreq"
     grammar = Grammar("cpufreq", ("attribute",), ("cpufreq:scaling_governor",
                                                   "cpufreq:energy_performance_preference"))

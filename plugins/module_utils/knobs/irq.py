@@ -20,7 +20,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity imp
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.irq import (
     DEBUGFS_IRQS, PROC_IRQ, action_names, is_managed)
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, irq_number
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence, SWITCH_CHEAP
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpus import cpu_set
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs import irq_helper
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.irq_helper import CONFIG_PATH
@@ -57,6 +57,7 @@ def helper_source():
 
 
 class IrqAffinityKnob(Knob):
+    switching = SWITCH_CHEAP
     kind = "irq"
     grammar = Grammar("irq", ("irq",), ("irq:42",))
     order = 70  # after NIC channels, which re-create queue IRQs

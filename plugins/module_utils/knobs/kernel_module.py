@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence, SWITCH_INERT
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 
 MODULES_LOAD_FILE = "/etc/modules-load.d/hostperf-tuning.conf"
@@ -18,6 +18,7 @@ LOADED, BUILTIN, ABSENT = "loaded", "builtin", "absent"
 
 
 class KernelModuleKnob(Knob):
+    switching = SWITCH_INERT
     kind = "module"
     grammar = Grammar("module", ("module",), ("module:tcp_bbr", "module:sch_fq"))
     order = 0  # a module must be there before the sysctl that names it

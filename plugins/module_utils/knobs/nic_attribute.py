@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError, SWITCH_CHEAP
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic import NicKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.values import non_negative_integer
 
@@ -18,6 +18,7 @@ UINT_MAX = 2 ** 32 - 1
 
 
 class NicAttributeKnob(NicKnob):
+    switching = SWITCH_CHEAP
     settings = tuple(ATTRIBUTES)
     order = 30
 

@@ -15,7 +15,7 @@ import re
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import (
     CpuListError, format_cpulist, format_cpumask, parse_cpulist, parse_cpumask)
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError, SWITCH_CHEAP
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpus import cpu_set, possible_cpu_count
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic import NicKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.values import pairs_of, uniform_or_pairs
@@ -24,6 +24,7 @@ QUEUES = {"rps": re.compile(r"^rx-\d{1,5}$"), "xps": re.compile(r"^tx-\d{1,5}$")
 
 
 class NicQueueKnob(NicKnob):
+    switching = SWITCH_CHEAP
     settings = tuple(QUEUES)
     order = 60  # queues are (re)made by a channel change, so their masks come last
 

@@ -11,7 +11,7 @@ import os
 import re
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, sysctl_key, sysctl_path
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence, SWITCH_CHEAP, SWITCH_COSTLY
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 
 SYSCTL_FILE = "/etc/sysctl.d/90-hostperf-tuning.conf"
@@ -58,7 +58,11 @@ def normalise(value):
     return " ".join(str(value).split())
 
 
+RESERVATIONS = ("vm.nr_hugepages", "vm.nr_overcommit_hugepages", "vm.nr_hugepages_mempolicy", "vm.min_free_kbytes")
+
+
 class SysctlKnob(Knob):
+    switching = SWITCH_CHEAP
     kind = "sysctl"
     grammar = Grammar("sysctl", ("key*",), ("sysctl:vm.swappiness", "sysctl:net.ipv4.tcp_rmem"))
 
@@ -69,6 +73,10 @@ class SysctlKnob(Knob):
             raise KnobError(str(exc))
         Knob.__init__(self, tree, key)
         self.path = sysctl_path(key)
+
+    def switch_cost(self):
+        # Reserving huge pages takes memory a fragmented host may not give back: not switched between trials.
+        return SWITCH_COSTLY if self.name in RESERVATIONS else self.switching
 
     def validate(self, value):
         desired = normalise(value)

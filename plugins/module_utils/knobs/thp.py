@@ -14,7 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.sysfs import parse_choice
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence, SWITCH_CHEAP
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.tmpfiles import tmpfiles_file, tmpfiles_write
 
@@ -24,6 +24,7 @@ ORDER = {"enabled": 20, "defrag": 21}
 
 
 class TransparentHugepageKnob(Knob):
+    switching = SWITCH_CHEAP
     kind = "thp"
     grammar = Grammar("thp", ("attribute",), ("thp:enabled", "thp:defrag"))
 

@@ -187,20 +187,16 @@ def stray_proof_trials(alpha=DEFAULT_ALPHA):
 
 
 def trials_for(noise, slowdown, least, most, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT):
-    """The fewest trials a side, from least up to most, that catch `slowdown` 95% of the time; None if most cannot.
+    """The fewest trials a side, from least up to most, that catch `slowdown` 95% of the time; None if none can.
 
     Never fewer than stray_proof_trials: the simulation's normal trials have
-    no stray ones, real hosts do. Power grows with the trial count, so a
-    bisection asks the simulation a handful of times instead of once per count.
+    no stray ones, real hosts do. Counted up one at a time: the rank test's
+    critical values move in steps, so power is not monotone in the count
+    (0.96 at 9 a side, 0.945 at 10 for a 3.4% spread) and a bisection could
+    answer None where a smaller count works.
     """
     least = max(least, min(stray_proof_trials(alpha), most))
-    if power(noise, most, most, slowdown, alpha, min_effect) < POWER:
-        return None
-    low, high = least, most
-    while low < high:
-        middle = (low + high) // 2
-        if power(noise, middle, middle, slowdown, alpha, min_effect) >= POWER:
-            high = middle
-        else:
-            low = middle + 1
-    return low
+    for trials in range(least, most + 1):
+        if power(noise, trials, trials, slowdown, alpha, min_effect) >= POWER:
+            return trials
+    return None

@@ -117,3 +117,18 @@ def test_a_change_from_zero_has_no_percentage():
     result = judge_metric("hub.retransmits", metric([0, 0, 0, 0, 0], "lower"), metric([1, 1, 2, 1, 1], "lower"))
     assert result["verdict"] == "regressed"
     assert "0 -> 1 Mbit/s (from zero, p=0.004" in result["reason"]
+
+
+def test_alpha_is_the_hosts_and_its_gating_metrics_share_it():
+    """p = 0.0035 is sure at 1% for a host gating one metric, not for one gating five (0.2% each)."""
+    before = [100, 101, 102, 103, 104, 105, 106, 107]
+    slower = [90, 91, 92, 93, 94, 95, 96, 106.5]
+    alone = compare(run(**{"hub.throughput": metric(before)}), run(**{"hub.throughput": metric(slower)}))
+    assert alone["verdict"] == "regressed" and alone["alpha_per_metric"] == 0.01
+    quiet = dict(("disk.m%d" % index, metric(before)) for index in range(4))
+    five = compare(run(**dict(quiet, **{"hub.throughput": metric(before)})),
+                   run(**dict(quiet, **{"hub.throughput": metric(slower)})))
+    assert five["verdict"] == "unchanged" and five["alpha_per_metric"] == pytest.approx(0.002)
+    informational = dict(("disk.m%d" % index, metric(before, gate_it=False)) for index in range(4))
+    assert compare(run(**dict(informational, **{"hub.throughput": metric(before)})),
+                   run(**dict(informational, **{"hub.throughput": metric(slower)})))["verdict"] == "regressed"

@@ -300,3 +300,31 @@ def test_check_mode_refuses_bad_options_as_a_run_would(proc):
     with pytest.raises(BenchmarkError, match="trials must be a whole number"):
         check_benchmarks(HostTree(str(proc), commands=tools), [dict(type="network", peer="hub")], trials="five",
                          find=tools.find)
+
+
+def test_sizing_sizes_the_metrics_the_gate_will_judge_sharing_its_alpha(proc):
+    """A metric made gating by the comparison (gate_metrics) is sized; the suite's own flag is not what counts."""
+    wobble = [1.0, 1.035, 0.965, 1.0, 1.035, 0.965, 1.02, 0.98]
+    noisy = iter([4000.0 * wobble[i % len(wobble)] for i in range(60)])
+    steady = iter([4600.0 + step for step in [0, 0] + [0, 20, -20, 10, -10, 0, 20, -20] * 6])
+
+    def tools():
+        return FakeTools({
+            "sysbench": lambda argv: CommandResult(0, "events per second:  %.2f\n" % next(steady)),
+            "app-bench": lambda argv: CommandResult(0, json.dumps({"latency": dict(value=next(noisy), gate=False)}))})
+    suites = [dict(type="cpu"), dict(type="custom", name="app", command=["app-bench"])]
+    own = bench(proc, tools(), suites, trials=5, sizing=Sizing(0.10, 20, 0.01, 0.05))
+    assert own["sizing"]["limited_by"] == "cpu.events_per_second" and own["settings"]["trials"] == 8
+    noisy, steady = iter([4000.0 * wobble[i % len(wobble)] for i in range(60)]), iter([4600.0] * 60)
+    judged = bench(proc, tools(), suites, trials=5, sizing=Sizing(0.10, 20, 0.01, 0.05, ["app.latency"]))
+    assert judged["sizing"]["limited_by"] == "app.latency" and judged["settings"]["trials"] > 8
+    noisy, steady = iter([4000.0 * wobble[i % len(wobble)] for i in range(60)]), iter([4600.0] * 60)
+    both = bench(proc, tools(), suites, trials=5,
+                 sizing=Sizing(0.10, 20, 0.01, 0.05, ["app.latency", "cpu.events_per_second"]))
+    assert both["settings"]["trials"] >= judged["settings"]["trials"]  # two metrics share alpha: 0.5% each
+
+
+def test_sizing_refuses_gate_metrics_that_no_suite_measures(proc):
+    with pytest.raises(BenchmarkError, match="gate_metrics cpu.latency were not measured .measured: cpu.events"):
+        bench(proc, cpu_series([900.0] * 10), [dict(type="cpu")], trials=5,
+              sizing=Sizing(0.10, 20, 0.01, 0.05, ["cpu.latency"]))

@@ -122,3 +122,9 @@ def test_trials_for_on_quiet_and_hopeless_hosts():
     assert rank.trials_for(0.01, 0.10, 5, 6) == 6  # ... unless max_trials says fewer
     assert rank.trials_for(0.12, 0.10, 5, 20) is None
     assert rank.trials_for(0.12, 0.40, 5, 20) is not None
+
+
+def test_trials_for_finds_a_count_that_works_even_where_power_dips_after_it():
+    """Power is 0.96 at 9 a side and 0.945 at 10 for a 3.4% spread: raising the most allowed must not lose 9."""
+    assert rank.power(0.034, 9, 9, 0.10) >= rank.POWER > rank.power(0.034, 10, 10, 0.10)
+    assert rank.trials_for(0.034, 0.10, 5, 10) == rank.trials_for(0.034, 0.10, 5, 9) == 9
