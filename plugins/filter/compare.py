@@ -21,6 +21,9 @@ description:
   - "The host's verdict: C(regressed) when a gating metric regressed or a suite that ran in the baseline failed
     after; C(improved) when a gating metric improved and none regressed; C(unchanged); C(inconclusive) when no gating
     metric was measured on both sides."
+  - "Paired runs (M(hostperf.tuning.benchmark) with O(hostperf.tuning.benchmark#module:paired_with)) are judged as
+    they were measured: each gating metric at the look the host stopped at, against the level calibrated for the
+    looks."
   - docs/gate.md explains the method and the false-rollback rate measured on the lab's samples.
 options:
   _input:
@@ -32,8 +35,11 @@ options:
     type: dict
     required: true
   alpha:
-    description: Significance level of the one-sided test. With 5 trials a side, 0.01 means that at most 1 of the 25
-      baseline/after pairs may be ordered the other way.
+    description:
+      - The host's false-rollback rate. Each of its m gating metrics is tested at O(alpha) / m, so a host gating
+        five metrics is not rolled back five times as often.
+      - With 5 trials a side and one gating metric, 0.01 means that at most 1 of the 25 baseline/after pairs may be
+        ordered the other way.
     type: float
     default: 0.01
   min_effect:
@@ -44,6 +50,11 @@ options:
     description: The metrics that gate (C(suite.metric)); by default those the suites mark as gating.
     type: list
     elements: str
+  confirm:
+    description:
+      - A second baseline, measured after a regressed change was rolled back (A-B-A, blocks only). The after run
+        is judged against both baselines pooled; the tune role re-applies a change that is not worse than both.
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -77,6 +88,15 @@ _value:
         (simulated; null when none up to 60%).
       type: list
       elements: dict
+    alpha_per_metric:
+      description: The level each gating metric was tested at (O(alpha) over their number).
+      type: float
+    design:
+      description: blocks or pairs, as the baseline was measured.
+      type: str
+    confirmed:
+      description: Whether O(confirm) pooled a second baseline in.
+      type: bool
 """
 
 from ansible.errors import AnsibleFilterError
@@ -85,12 +105,14 @@ from ansible_collections.hostperf.tuning.plugins.plugin_utils.gate import (
     DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, GateError, compare as compare_runs)
 
 
-def compare(baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT, metrics=None):
-    for name, run in (("baseline", baseline), ("after", after)):
+def compare(baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT, metrics=None, confirm=None):
+    for name, run in (("baseline", baseline), ("after", after), ("confirm", confirm)):
+        if name == "confirm" and run is None:
+            continue
         if not isinstance(run, dict) or "metrics" not in run:
             raise AnsibleFilterError("compare: %s must be the registered result of hostperf.tuning.benchmark" % name)
     try:
-        return compare_runs(baseline, after, float(alpha), float(min_effect), metrics)
+        return compare_runs(baseline, after, float(alpha), float(min_effect), metrics, confirm)
     except (GateError, TypeError, ValueError) as exc:
         raise AnsibleFilterError("compare: %s" % exc)
 

@@ -61,6 +61,12 @@ options:
     description: The host stopped answering part-way; its journal keeps what was changed.
     type: bool
     default: false
+  confirmation:
+    description:
+      - For a change the gate called regressed (blocks), what P(hostperf.tuning.compare#filter) said against both
+        baselines pooled, the second measured after the rollback (A-B-A). Not regressed there means the host
+        drifted; the outcome is then C(kept) for the re-applied change given as the input.
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -87,6 +93,9 @@ _value:
     design:
       description: How the change was measured, blocks or pairs (docs/gate.md), when it was.
       type: str
+    confirmation:
+      description: The A-B-A verdict, when a second baseline was measured.
+      type: str
     changed:
       description: The settings the transaction changed, with C(identity), C(before) and C(after).
       type: list
@@ -104,9 +113,9 @@ from ansible_collections.hostperf.tuning.plugins.plugin_utils.rollout import out
 
 
 def tune_outcome(apply_result, verdict=None, unproven="rollback", host=None, wave=1, profile=None, check_mode=False,
-                 failure=None, restored=False, suites=None, lost=False):
+                 failure=None, restored=False, suites=None, lost=False, confirmation=None):
     return outcome_of(apply_result, verdict, unproven, host, wave, profile, check_mode, failure, restored, suites,
-                      lost)
+                      lost, confirmation)
 
 
 class FilterModule:

@@ -82,8 +82,11 @@ def figure(value):
     return "%.0f" % value if abs(value) >= 100 else "%.3g" % value
 
 
-def compare(baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT, metrics=None):
+def compare(baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT, metrics=None, confirm=None):
     """A host's verdict from two runs of hostperf.tuning.benchmark (their registered results).
+
+    confirm: a second baseline, measured after the change was rolled back (A-B-A); after is judged against both
+    baselines pooled, so a host that drifted between the first baseline and the after run is not read as the change.
 
     alpha is the host's false-rollback rate: each of m gating metrics is tested at alpha / m.
     regressed: a gating metric regressed, or a suite that ran in the baseline failed after.
@@ -94,7 +97,8 @@ def compare(baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT,
         raise GateError("alpha must be between 0 and 1, not %r" % (alpha,))
     if not 0 <= min_effect < 1:
         raise GateError("min_effect must be a fraction from 0 up to 1, not %r" % (min_effect,))
-    before_metrics = (baseline or {}).get("metrics") or {}
+    before_metrics = pooled((baseline or {}).get("metrics") or {}, (confirm or {}).get("metrics")) \
+        if confirm is not None else (baseline or {}).get("metrics") or {}
     after_metrics = (after or {}).get("metrics") or {}
     unknown = sorted(set(metrics or []) - set(before_metrics))
     if unknown:
@@ -137,9 +141,20 @@ def compare(baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT,
         reasons.append("no gating metric was measured on both sides")
     reasons.extend(item["reason"] for item in judged)
     result = dict(verdict=verdict, reasons=reasons, metrics=judged, alpha=alpha, alpha_per_metric=each,
-                  min_effect=min_effect, design=design)
+                  min_effect=min_effect, design=design, confirmed=confirm is not None)
     if sequence is not None:
         result.update(look=sequence["look"], level=sequence["level"], stopped_early=sequence["stopped"])
+    return result
+
+
+def pooled(first, second):
+    """Two baselines' metrics as one: the samples of both, in the order they were measured."""
+    result = {}
+    for name, metric in first.items():
+        again = (second or {}).get(name)
+        if again is None:
+            raise GateError("metric %s was measured in the baseline, not in the confirming baseline" % name)
+        result[name] = dict(metric, samples=list(metric.get("samples") or []) + list(again.get("samples") or []))
     return result
 
 

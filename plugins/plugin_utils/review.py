@@ -18,7 +18,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.rules.irq import i
 
 def review_lines(check, plan, facts=None):
     """["profile P: N of M settings would change", notes..., "identity (device): before -> after  [risk] reason",
-    "files: ..."]"""
+    "files: ...", how the change would be measured]"""
     if (check or {}).get("unreachable"):
         raise ValueError("the host was lost before it answered: %s" % check.get("msg"))
     settings = (check or {}).get("settings") or []
@@ -39,6 +39,10 @@ def review_lines(check, plan, facts=None):
         verbs = {"created": "would create", "updated": "would update", "removed": "would remove"}
         lines.append("files: " + ", ".join("%s %s" % (verbs.get(item.get("action"), "would change"), item["path"])
                                            for item in files))
+    pairs = (check or {}).get("pairs")
+    if changing and pairs:
+        lines.append("can be measured in pairs (before and after switched trial by trial)" if pairs.get("possible")
+                     else "can be measured only in blocks (a baseline, then after): %s" % pairs.get("reason"))
     return lines
 
 

@@ -12,8 +12,11 @@ from ansible_collections.hostperf.tuning.plugins.plugin_utils.gate import figure
 
 
 def outcome_of(apply_result, verdict=None, unproven="rollback", host=None, wave=1, profile=None, check_mode=False,
-               failure=None, restored=False, suites=(), lost=False):
-    """kept, rolled_back, unchanged, checked, failed or lost, with the reason and what it rests on."""
+               failure=None, restored=False, suites=(), lost=False, confirmation=None):
+    """kept, rolled_back, unchanged, checked, failed or lost, with the reason and what it rests on.
+
+    confirmation: the A-B-A verdict (after against both baselines pooled) of a change the gate called regressed.
+    """
     apply_result = apply_result or {}
     changed = [dict(identity=item["identity"], before=item.get("before"), after=item.get("after"))
                for item in apply_result.get("settings") or [] if item.get("changed")]
@@ -44,9 +47,17 @@ def outcome_of(apply_result, verdict=None, unproven="rollback", host=None, wave=
             "nothing would measure it"))
     elif not apply_result.get("changed"):
         result.update(outcome="unchanged", reason="the host already has every planned value; nothing to prove")
+    elif result["verdict"] == "regressed" and confirmation and confirmation.get("verdict") != "regressed":
+        result.update(outcome="kept", confirmation=confirmation["verdict"], reason=(
+            "kept: slower than the baseline before it, but %s against that baseline and one measured after rolling "
+            "it back, so the host drifted, not the change; applied again: %s" % (confirmation["verdict"], "; ".join(
+                _first_reasons(verdict, "regressed")))))
     elif result["verdict"] == "regressed":
-        result.update(outcome="rolled_back", reason="regressed, rolled back: " + "; ".join(
-            _first_reasons(verdict, "regressed")))
+        result.update(outcome="rolled_back", reason="regressed, rolled back%s: %s" % (
+            " (confirmed against a second baseline measured after the rollback)" if confirmation else "",
+            "; ".join(_first_reasons(verdict, "regressed"))))
+        if confirmation:
+            result["confirmation"] = confirmation["verdict"]
     elif result["verdict"] == "inconclusive":
         if unproven == "keep":
             result.update(outcome="kept", reason="kept without proof: nothing gating was measured")

@@ -77,6 +77,8 @@ def test_harmful_change_is_rolled_back_and_stops_the_rollout(tmp_path, namespace
     output = proc.stdout
     assert proc.returncode == 2, output[-6000:]  # a stopped rollout that left a host untouched fails the run
     assert "lo.throughput" in output and "regressed, rolled back" in output
+    # sysctls switch cheaply: both hosts were measured in pairs, judged at the looks (docs/gate.md)
+    assert "Measure the change in pairs" in output and " pairs, shift " in output
 
     # good kept its change, harmful is exactly as before, spare was never touched
     assert sysctl("net.core.somaxconn") == ["2048"]
@@ -94,8 +96,48 @@ def test_harmful_change_is_rolled_back_and_stops_the_rollout(tmp_path, namespace
     assert verdict == "regressed" and after < 0.5 * before
     summary = json.loads(db.execute("SELECT summary FROM runs").fetchone()[0])
     assert summary[-1].startswith("rollout stopped: wave 2: 1 of 1 hosts") and "spare" in summary[-1]
-    # sizing never stops below 8 trials a side (one stray trial cannot hide a slowdown), and the after phase
-    # repeats the baseline's count for both metrics
+    # pairs look first at 8 pairs (one stray trial cannot hide a slowdown), and both sides hold the same count
     counts = db.execute("SELECT phase, metric, count(*) FROM samples WHERE host = 'harmful' GROUP BY phase, metric")
     counts = {(phase, metric): count for phase, metric, count in counts}
     assert len(counts) == 4 and len(set(counts.values())) == 1 and 8 <= min(counts.values()) <= 10, counts
+
+
+DRIFTING_BENCHMARK = """import sys
+count_file = sys.argv[1]
+try:
+    count = int(open(count_file).read())
+except (OSError, ValueError):
+    count = 0
+open(count_file, "w").write(str(count + 1))
+# the first 6 calls (a warm-up round and 5 trials: the first baseline) on a fast host, every later one 20% slower,
+# whatever is applied: the host drifted between the baseline and the after run
+print((100.0 if count < 6 else 80.0) + (count % 5) * 0.1)
+"""
+
+
+def test_blocks_tell_a_host_that_drifted_from_a_change_that_slowed_it(tmp_path, namespace):
+    """A-B-A: regressed against the first baseline, not against both: the change is applied again and kept."""
+    script = tmp_path / "drifting.py"
+    script.write_text(DRIFTING_BENCHMARK)
+    hosts = inventory(tmp_path)
+    hosts["all"]["vars"].update(
+        hostperf_tune_design="blocks", hostperf_baseline_target_slowdown=0, hostperf_validate_min_effect=0.05,
+        hostperf_baseline_suites=[{"type": "custom", "name": "app", "command": [
+            sys.executable, str(script), str(tmp_path / "count")]}])
+    hosts["all"]["hosts"] = {"good": hosts["all"]["hosts"]["good"]}
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(hosts))
+    proc = subprocess.run(
+        ["bash", os.path.join(REPO, "tests", "integration", "isolated-etc.sh"), str(tmp_path / "etc")]
+        + in_namespace(os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
+                       str(tmp_path / "inventory.yml"), os.path.join(REPO, "playbooks", "tune.yml")),
+        env=ansible_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+        check=False)
+    output = proc.stdout
+    assert proc.returncode == 0, output[-6000:]
+    assert "can be measured in pairs" in output  # it could; hostperf_tune_design: blocks chose blocks
+    assert "against both baselines: unchanged" in output
+    assert "so the host drifted, not the change; applied again" in output
+    assert sysctl("net.core.somaxconn") == ["2048"]
+    assert int((tmp_path / "count").read_text()) == 18  # A1, B and A2: a warm-up round and 5 trials each
+    db = sqlite3.connect(str(tmp_path / "history" / "hostperf.sqlite"))
+    assert dict(db.execute("SELECT host, outcome FROM hosts").fetchall()) == {"good": "kept"}

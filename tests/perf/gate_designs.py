@@ -2,9 +2,11 @@
 
 Three designs, the same gate test (one-sided rank sum, alpha, min_effect):
   blocks      N baseline trials, then N after: what tune did until issue 14;
+  blocks+ABA  blocks, and a "regressed" host measured again after the rollback: rolled back only when the after
+              trials are also worse than both baselines pooled (what tune does for changes pairs cannot switch);
   pairs       N pairs of consecutive trials, each pair in random order (AB or BA);
   sequential  pairs, judged at 8, 10, ... 20 pairs with a per-look level calibrated so that all looks together
-              are wrong at most alpha; stops at the first look that decides.
+              are wrong at most alpha; stops at the first look that decides (sequential-30: up to 30 pairs).
 Each is replayed on the lab's recorded series in the order the trials were run (windows slid over the series,
 many random pair orders per window), and on simulated series with the drifts real hosts have. "A/A" is a window
 of an unchanged host said to be regressed; "10% caught" the same window with every after-trial 10% worse. A host
@@ -30,6 +32,7 @@ FIXED = 10  # trials a side of the fixed designs: the role's default max_trials
 ORDERS = 40  # random pair orders per window of a recorded series
 RUNS = 1500  # simulated series per model
 SCAN = [0.05 * step for step in range(1, 9)]
+DESIGNS = ("blocks", "blocks+ABA", "pairs", "sequential", "sequential-30")
 
 
 def slower(values, better, slowdown):
@@ -65,13 +68,21 @@ def run_design(design, series, better, slowdown, alpha, rng):
 
     The change's slowdown is applied to the trials the design gives to "after", where in time they fall.
     """
-    if design == "blocks":
+    if design in ("blocks", "blocks+ABA"):
         before, after = blocks(series, FIXED)
+        after = slower(after, better, slowdown)
+        verdict = fixed_verdict(before, after, better, alpha)
+        if verdict == "regressed" and design == "blocks+ABA":
+            again = series[2 * FIXED:3 * FIXED]  # rolled back: the host as it is now, unchanged
+            verdict = fixed_verdict(before + again, after, better, alpha)
+            return verdict, 3 * FIXED / 2.0
+        return verdict, len(before)
     else:
         before, after = paired(series, FIXED if design == "pairs" else len(series) // 2, rng)
     after = slower(after, better, slowdown)
-    if design == "sequential":
-        judged = judge_sequence(before, after, better, alpha, MIN_EFFECT, schedule(last=min(20, len(before))))
+    if design.startswith("sequential"):
+        last = 30 if design == "sequential-30" else 20
+        judged = judge_sequence(before, after, better, alpha, MIN_EFFECT, schedule(last=min(last, len(before))))
         return judged["verdict"], judged["look"]
     return fixed_verdict(before, after, better, alpha), len(before)
 
@@ -98,9 +109,12 @@ def smallest_caught(design, stretches, better, alpha, rng):
 
 def recorded_stretches(samples, design, rng):
     """Windows slid over the series in time order; a paired design sees each window in ORDERS random orders."""
-    length = 2 * FIXED if design != "sequential" else min(40, len(samples) - len(samples) % 2)
+    length = {"blocks": 2 * FIXED, "blocks+ABA": 3 * FIXED, "pairs": 2 * FIXED, "sequential": 40,
+              "sequential-30": 60}[design]
+    if length > len(samples):
+        return []
     starts = range(0, len(samples) - length + 1)
-    repeats = 1 if design == "blocks" else ORDERS
+    repeats = 1 if design.startswith("blocks") else ORDERS
     return [samples[start:start + length] for start in starts for _repeat in range(repeats)]
 
 
@@ -120,15 +134,16 @@ def report_series(path, rng):
         os.path.basename(path), series["metric"], len(samples), series.get("duration", "?"), series["host"],
         median(samples), series["unit"], 100 * spread(samples)))
     rows = []
-    for design in ("blocks", "pairs", "sequential"):
+    for design in DESIGNS:
         stretches = recorded_stretches(samples, design, rng)
         if not stretches:
             continue
         one, used = rates(design, stretches, better, ALPHA, rng)
         five = rates(design, stretches, better, ALPHA / 5, rng)[0]
         least = smallest_caught(design, stretches, better, ALPHA, rng)
-        rows.append(("%s (%d windows)" % (design, len(stretches) // (1 if design == "blocks" else ORDERS)), one,
-                     five, used, "  95%% caught from %s" % ("%.0f%%" % (100 * least) if least else "none <= 40%")))
+        windows = len(stretches) // (1 if design.startswith("blocks") else ORDERS)
+        rows.append(("%s (%d windows)" % (design, windows), one, five, used,
+                     "  95%% caught from %s" % ("%.0f%%" % (100 * least) if least else "none <= 40%")))
     print_rows("design", rows)
 
 
@@ -156,7 +171,7 @@ def report_models(rng):
     for kind in ("independent", "random walk", "level step", "loss bursts"):
         stretches = [model(kind, rng) for _run in range(RUNS)]
         rows = []
-        for design in ("blocks", "pairs", "sequential"):
+        for design in DESIGNS[:-1]:
             one, used = rates(design, stretches, "higher", ALPHA, rng)
             five = rates(design, stretches, "higher", ALPHA / 5, rng)[0]
             rows.append((design, one, five, used, ""))

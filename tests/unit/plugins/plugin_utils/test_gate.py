@@ -132,3 +132,18 @@ def test_alpha_is_the_hosts_and_its_gating_metrics_share_it():
     informational = dict(("disk.m%d" % index, metric(before, gate_it=False)) for index in range(4))
     assert compare(run(**dict(informational, **{"hub.throughput": metric(before)})),
                    run(**dict(informational, **{"hub.throughput": metric(slower)})))["verdict"] == "regressed"
+
+
+def test_a_second_baseline_tells_drift_from_the_change():
+    """A-B-A: the host slowed between the first baseline and the after run; the second baseline shows it did."""
+    first = run(**{"hub.throughput": metric([100, 101, 102, 99, 100, 101, 100, 99])})
+    after = run(**{"hub.throughput": metric([80, 81, 79, 80, 82, 80, 79, 81])})
+    drifted = run(**{"hub.throughput": metric([80, 79, 81, 80, 80, 82, 79, 80])})
+    assert compare(first, after)["verdict"] == "regressed"
+    judged = compare(first, after, confirm=drifted)
+    assert judged["verdict"] == "unchanged" and judged["confirmed"] is True
+    assert judged["metrics"][0]["n_baseline"] == 16
+    recovered = run(**{"hub.throughput": metric([100, 99, 101, 100, 102, 100, 99, 101])})
+    assert compare(first, after, confirm=recovered)["verdict"] == "regressed"
+    with pytest.raises(GateError, match="not in the confirming baseline"):
+        compare(first, after, confirm=run(**{"disk.iops": metric([1, 2, 3])}))

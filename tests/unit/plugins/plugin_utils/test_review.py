@@ -41,3 +41,11 @@ def test_overrides_alone_and_an_irq_the_facts_do_not_name():
 def test_a_lost_host_is_said_not_reviewed():
     with pytest.raises(ValueError, match="lost before it answered: Connection timed out"):
         review_lines({"unreachable": True, "msg": "Connection timed out"}, PLAN)
+
+
+def test_the_review_says_how_the_change_would_be_measured():
+    pairs = dict(CHECK, pairs={"possible": True, "reason": None})
+    assert review_lines(pairs, PLAN, FACTS)[-1] == "can be measured in pairs (before and after switched trial by trial)"
+    blocks = dict(CHECK, pairs={"possible": False, "reason": "nic:eth1:rings:rx cannot be switched between trials"})
+    assert review_lines(blocks, PLAN, FACTS)[-1] == (
+        "can be measured only in blocks (a baseline, then after): nic:eth1:rings:rx cannot be switched between trials")

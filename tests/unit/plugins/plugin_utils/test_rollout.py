@@ -127,3 +127,13 @@ def test_benchmark_lines_say_whether_the_trial_count_can_see_the_target():
     sized["sizing"].update(trials=20, reached=False, noise=0.151)
     assert benchmark_lines(sized)[-1] == ("20 trials a side do not reliably catch a 10% slowdown: wan.throughput varies "
                                           "15.1% trial to trial (max_trials 20 reached)")
+
+
+def test_a_second_baseline_keeps_a_change_the_host_s_drift_made_look_slower():
+    again = dict(APPLIED, transaction="t-2")
+    kept = outcome_of(again, verdict("regressed", 900, 800, -0.11), confirmation={"verdict": "unchanged"})
+    assert (kept["outcome"], kept["transaction"], kept["confirmation"]) == ("kept", "t-2", "unchanged")
+    assert "so the host drifted, not the change; applied again: wan.throughput: 900 -> 800" in kept["reason"]
+    confirmed = outcome_of(APPLIED, verdict("regressed", 900, 95, -0.89), confirmation={"verdict": "regressed"})
+    assert confirmed["outcome"] == "rolled_back" and confirmed["confirmation"] == "regressed"
+    assert confirmed["reason"].startswith("regressed, rolled back (confirmed against a second baseline")
