@@ -122,6 +122,10 @@ def compare(baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT,
                             estimate=sequence is None)
         if sequence is not None and name in sequence["metrics"]:
             _sequential_figures(item, sequence, min_effect)
+        elif sequence is not None and gates[name]:
+            # fewer pairs than the first look: the one-shot test must not stand in for the looks and say unchanged
+            item.update(verdict="inconclusive", reason="%s: %d pairs, fewer than the first look (%d): inconclusive"
+                        % (name, min(item["n_baseline"], item["n_after"]), min(looks)))
         judged.append(item)
     reasons = []
     before_status = dict((suite["name"], suite) for suite in (baseline or {}).get("suites") or [])
@@ -160,7 +164,9 @@ def pooled(first, second):
 
 def _sequential_figures(item, sequence, min_effect):
     """A gating metric of paired trials: the verdict and figures of the look the host stopped at."""
-    look = sequence["metrics"][item["metric"]]
+    look = dict(sequence["metrics"][item["metric"]])
+    # another metric regressed and stopped the run before this one was decided
+    look["verdict"] = look["verdict"] or "undecided"
     worse = look["p_worse"]
     item.update(verdict=look["verdict"], effect=look["effect"], interval=look["interval"], look=sequence["look"],
                 level=sequence["level"], p_value=worse if look["verdict"] == "regressed" else min(

@@ -82,3 +82,22 @@ def test_a_suite_that_fails_on_the_after_side_is_the_changes_regression(proc):  
 def test_looks_are_validated(proc):  # noqa: F811
     with pytest.raises(BenchmarkError, match="pairs: looks need"):
         pairs(proc, FakeSwitch(), first=10, last=8)
+
+
+def test_a_run_cut_short_before_the_first_look_is_inconclusive_not_unchanged(proc):  # noqa: F811
+    """A suite that fails on the before side at pair 3 leaves no look: the change was not measured."""
+    switch = FakeSwitch()
+    calls = {"n": 0}
+
+    def flaky(argv):
+        calls["n"] += 1
+        if switch.side == "before" and calls["n"] > 6:
+            return CommandResult(1, stderr="sysbench: peer gone")
+        return switch.sysbench(argv)
+    tools = FakeTools({"sysbench": flaky})
+    result = run_pairs(HostTree(str(proc), commands=tools), [dict(type="cpu")], switch, duration=2, pause=0,
+                       find=tools.find, sleep=lambda seconds: None, seed=7)
+    assert result["pairs"] < 8 and result["baseline"]["suites"][0]["status"] == "failed"
+    verdict = compare(result["baseline"], result["after"])
+    assert verdict["verdict"] == "inconclusive"
+    assert "fewer than the first look (8): inconclusive" in verdict["reasons"][-1]

@@ -128,3 +128,14 @@ def test_sides_are_named(host):
             switch.to("baseline")
     with pytest.raises(KnobError):
         Engine(tree, journal).rollback("nope")
+
+
+def test_pairs_are_refused_while_a_transaction_is_interrupted(host):
+    tree, journal, _root = host
+    transaction = applied(tree, journal)[0]
+    record = journal.transactions()[-1]
+    stale = dict(record, id=record["id"][:-8] + "00000000", state="pending")
+    journal.save(stale)
+    with pytest.raises(SwitchError, match="were interrupted; roll them back before measuring in pairs"):
+        with Switch(tree, journal, transaction):
+            pass
