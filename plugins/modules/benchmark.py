@@ -42,7 +42,8 @@ options:
       - "C(memory): sysbench memory; C(threads) (1), C(block_size) (4K, 64K or 1M). Metric C(bandwidth) (MiB/s)."
       - "C(custom): C(command), an argument list run without a shell (C({duration}) is replaced by the trial's
         seconds), printing one number (metric C(value)) or a JSON object of numbers or of
-        C({value, unit, better, gate}); C(unit), C(better) (higher or lower), C(timeout) (600 s)."
+        C({value, unit, better, gate, cpu_bound}); C(unit), C(better) (higher or lower), C(timeout) (600 s),
+        C(cpu_bound) (false; true when the figure scales with the CPU time the trial got, see O(conditions))."
       - "Every type also takes C(cpus), a CPU list such as C(2) or C(0-3,8): each trial runs pinned there with
         C(taskset), so the scheduler cannot move the benchmark between CPUs from one trial to the next (on the lab's
         datacenter VM this took iperf3's trial-to-trial spread from about 8% to under 2%). Pin to CPUs the change
@@ -129,6 +130,35 @@ options:
         description: Pairs between looks.
         type: int
         default: 2
+  conditions:
+    description:
+      - When a trial measured the neighbours instead of the host, and what is done about it. A trial during which
+        more than O(conditions.max_steal_pct) of its CPUs' time was stolen by the hypervisor, or that ended with a
+        1-minute load above O(conditions.max_load), is run again after waiting a trial's length, up to
+        O(conditions.reruns) times; the discarded attempts stay in RV(trials) with C(discarded). A trial still
+        disturbed after its re-runs counts, marked C(disturbed), and the gate calls a metric with more than a
+        quarter of its trials disturbed inconclusive rather than blame the change.
+      - A metric that scales with the CPU time it got (C(cpu) and C(memory), or a C(custom) one declared
+        C(cpu_bound)) is not re-run for stolen time but normalised by the share not stolen (up to 50% stolen; beyond
+        that it is re-run); C(normalised) in RV(trials) gives the factor.
+    type: dict
+    default: {}
+    suboptions:
+      max_steal_pct:
+        description: The most stolen CPU time, in percent of the trial's CPUs (the ones it is pinned to, else all).
+        type: float
+        default: 5.0
+      max_load:
+        description:
+          - The highest 1-minute load average a trial may end with. Unset, the median of the run's earlier trials
+            (the benchmark's own load is in it) plus half the online CPUs, at least 1.
+          - RV(settings) C(conditions) returns the limit a run reached, so the run after a change, repeating the
+            baseline's settings, is held to the baseline's load.
+        type: float
+      reruns:
+        description: How many times a disturbed trial is run again (0 keeps every trial as it ran).
+        type: int
+        default: 2
   seed:
     description: With O(paired_with), seeds the coin that orders each pair (tests); unset, a fresh one each run.
     type: int
@@ -146,7 +176,8 @@ attributes:
     description:
       - A preflight that measures nothing, runs no trial and writes nothing. It validates every option, finds each
         suite's tool, and asks each network suite's peer to accept a TCP connection within 5 seconds; what would
-        stop a suite is listed in RV(problems).
+        stop a suite is listed in RV(problems). With O(paired_with) it fails, as a run would, when the transaction
+        cannot be switched (not the newest committed one, a costly setting, an interrupted transaction).
     support: full
   diff_mode:
     description: Nothing changes, so there is nothing to diff.
@@ -227,7 +258,8 @@ suites:
   elements: dict
 metrics:
   description: Per metric (C(suite.metric)) its C(unit), C(better) (higher or lower), C(gate) (whether the gate judges
-    it), C(samples) (counted trials, in order) and C(warmup) (the warm-up values).
+    it), C(cpu_bound), C(samples) (counted trials, in order), C(warmup) (the warm-up values) and C(disturbed) (how
+    many samples ran disturbed after their re-runs, see O(conditions)).
   returned: always
   type: dict
   sample:
@@ -235,18 +267,28 @@ metrics:
       unit: Mbit/s
       better: higher
       gate: true
+      cpu_bound: false
       suite: wan
       samples: [18.1, 18.4, 17.9, 18.3, 18.2]
       warmup: [12.5]
+      disturbed: 0
 trials:
-  description: Every trial run, warm-up included, with C(suite), C(trial) (0 or less for warm-up), C(warmup),
-    C(started) (UTC), C(seconds), C(load1), C(cpu_mhz), C(busy_pct), C(steal_pct) and C(error) when it failed.
+  description: Every trial run, warm-up and discarded attempts included, with C(suite), C(trial) (0 or less for
+    warm-up), C(warmup), C(started) (UTC), C(seconds), C(load1) and C(load1_end) (at its start and end), C(cpu_mhz),
+    C(busy_pct) (the host's), C(steal_pct) (of the trial's CPUs), C(error) when it failed, C(discarded) (why it was
+    run again), C(disturbed) (why it counts though its conditions were off) and C(normalised) (metric to factor).
   returned: always
   type: list
   elements: dict
+conditions:
+  description: The limits the run held its trials to (C(max_steal_pct), C(max_load) as reached, C(reruns)) and how
+    many trials it C(discarded) and re-ran, kept C(disturbed), and C(normalised).
+  returned: when trials ran
+  type: dict
+  sample: {max_steal_pct: 5.0, max_load: 2.04, reruns: 2, discarded: 1, disturbed: 0, normalised: 0}
 settings:
-  description: The C(suites), C(trials) (the final count, after any sizing), C(duration), C(warmup) and C(pause)
-    used, so a later run can repeat them.
+  description: The C(suites), C(trials) (the final count, after any sizing), C(duration), C(warmup), C(pause) and
+    C(conditions) (with the load limit the run reached) used, so a later run can repeat them.
   returned: always
   type: dict
 sizing:
@@ -292,6 +334,9 @@ def main():
                                                          last=dict(type="int", default=20),
                                                          step=dict(type="int", default=2))),
         seed=dict(type="int"),
+        conditions=dict(type="dict", default={}, options=dict(max_steal_pct=dict(type="float", default=5.0),
+                                                              max_load=dict(type="float"),
+                                                              reruns=dict(type="int", default=2))),
         **COMMON_OPTIONS
     ), supports_check_mode=True, mutually_exclusive=[["paired_with", "target_slowdown"]])
     params = module.params
@@ -300,17 +345,20 @@ def main():
                     params["gate_metrics"])
     try:
         if module.check_mode:
+            if params["paired_with"]:
+                Switch(tree, journal, params["paired_with"]).check()
             result = check_benchmarks(tree, params["suites"], params["trials"], params["duration"], params["warmup"],
-                                      params["pause"], sizing)
+                                      params["pause"], sizing, conditions=params["conditions"])
         elif params["paired_with"]:
             looks = params["looks"]
             with Switch(tree, journal, params["paired_with"]) as switch:
                 result = run_pairs(tree, params["suites"], switch, looks["first"], looks["last"], looks["step"],
                                    params["duration"], params["warmup"], params["pause"], params["alpha"],
-                                   params["min_effect"], params["gate_metrics"], params["seed"])
+                                   params["min_effect"], params["gate_metrics"], params["seed"],
+                                   conditions=params["conditions"])
         else:
             result = run_benchmarks(tree, params["suites"], params["trials"], params["duration"], params["warmup"],
-                                    params["pause"], sizing)
+                                    params["pause"], sizing, conditions=params["conditions"])
     except (BenchmarkError, JournalError, SwitchError) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)

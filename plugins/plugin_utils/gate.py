@@ -23,6 +23,8 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.stats.rank import 
     DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, detectable_slowdown, hodges_lehmann, median, rank_sum_tails, spread)
 
 VERDICTS = ("regressed", "improved", "unchanged", "inconclusive")
+# More than this share of a side's trials disturbed (benchmark/conditions.py) and a metric is not judged.
+DISTURBED_SHARE = 0.25
 
 
 class GateError(ValueError):
@@ -91,7 +93,8 @@ def compare(baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT,
     alpha is the host's false-rollback rate: each of m gating metrics is tested at alpha / m.
     regressed: a gating metric regressed, or a suite that ran in the baseline failed after.
     improved: a gating metric improved and none regressed. unchanged: measured, no change.
-    inconclusive: nothing gating could be compared (no suites, all skipped, too few samples).
+    inconclusive: nothing gating could be compared (no suites, all skipped, too few samples, or more than a
+    quarter of a side's trials ran disturbed: a crowded host or stolen CPU time, even after re-runs).
     """
     if not 0 < alpha < 1:
         raise GateError("alpha must be between 0 and 1, not %r" % (alpha,))
@@ -126,6 +129,8 @@ def compare(baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT,
             # fewer pairs than the first look: the one-shot test must not stand in for the looks and say unchanged
             item.update(verdict="inconclusive", reason="%s: %d pairs, fewer than the first look (%d): inconclusive"
                         % (name, min(item["n_baseline"], item["n_after"]), min(looks)))
+        if gates[name]:
+            _unless_disturbed(item, before_metrics[name], after_metrics[name])
         judged.append(item)
     reasons = []
     before_status = dict((suite["name"], suite) for suite in (baseline or {}).get("suites") or [])
@@ -136,6 +141,8 @@ def compare(baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT,
     verdicts = set(item["verdict"] for item in gating)
     if reasons or "regressed" in verdicts:
         verdict = "regressed"
+    elif any(item.get("disturbed") for item in gating):
+        verdict = "inconclusive"  # a metric that could not be judged might have regressed: claim nothing
     elif "improved" in verdicts:
         verdict = "improved"
     elif "unchanged" in verdicts:
@@ -158,8 +165,20 @@ def pooled(first, second):
         again = (second or {}).get(name)
         if again is None:
             raise GateError("metric %s was measured in the baseline, not in the confirming baseline" % name)
-        result[name] = dict(metric, samples=list(metric.get("samples") or []) + list(again.get("samples") or []))
+        result[name] = dict(metric, samples=list(metric.get("samples") or []) + list(again.get("samples") or []),
+                            disturbed=metric.get("disturbed", 0) + again.get("disturbed", 0))
     return result
+
+
+def _unless_disturbed(item, before, after):
+    """A metric too many of whose trials ran on a crowded host, even after re-runs, is no evidence either way."""
+    for side, metric in (("baseline", before), ("after", after)):
+        count, total = metric.get("disturbed") or 0, len(metric.get("samples") or [])
+        if total and count > DISTURBED_SHARE * total:
+            item.update(verdict="inconclusive", disturbed=True, reason="%s: %d of %d %s trials ran with the host crowded or its CPU "
+                        "stolen even after re-runs (see the trials' disturbed): no verdict on the change" % (
+                            item["metric"], count, total, side))
+            return
 
 
 def _sequential_figures(item, sequence, min_effect):

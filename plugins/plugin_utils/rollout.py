@@ -59,11 +59,12 @@ def outcome_of(apply_result, verdict=None, unproven="rollback", host=None, wave=
         if confirmation:
             result["confirmation"] = confirmation["verdict"]
     elif result["verdict"] == "inconclusive":
+        why = "; ".join(_first_reasons(verdict, "inconclusive"))
         if unproven == "keep":
-            result.update(outcome="kept", reason="kept without proof: nothing gating was measured")
+            result.update(outcome="kept", reason="kept without proof: %s" % why)
         else:
-            result.update(outcome="rolled_back", reason="rolled back: nothing gating was measured, so the change "
-                          "is unproven (hostperf_tune_unproven: rollback)")
+            result.update(outcome="rolled_back", reason="rolled back: the change is unproven "
+                          "(hostperf_tune_unproven: rollback): %s" % why)
     else:
         result.update(outcome="kept", reason="%s: %s" % (result["verdict"], "; ".join(
             _first_reasons(verdict, result["verdict"]))))

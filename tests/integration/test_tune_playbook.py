@@ -65,17 +65,22 @@ def inventory(tmp_path):
                   "spare": host("spare", {"net.core.somaxconn": 4096})}}}
 
 
-def test_harmful_change_is_rolled_back_and_stops_the_rollout(tmp_path, namespace):
-    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory(tmp_path)))
-    pristine = {key: sysctl(key) for key in ("net.core.somaxconn", "net.ipv4.tcp_wmem", "net.ipv4.tcp_rmem")}
-    env = ansible_env(tmp_path)
+def tune_playbook(tmp_path, hosts):
+    """playbooks/tune.yml on hosts (an inventory dict), in the test's namespace and /etc overlay: its output."""
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(hosts))
     proc = subprocess.run(
         ["bash", os.path.join(REPO, "tests", "integration", "isolated-etc.sh"), str(tmp_path / "etc")]
         + in_namespace(os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
                        str(tmp_path / "inventory.yml"), os.path.join(REPO, "playbooks", "tune.yml")),
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
-    output = proc.stdout
-    assert proc.returncode == 2, output[-6000:]  # a stopped rollout that left a host untouched fails the run
+        env=ansible_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+        check=False)
+    return proc.returncode, proc.stdout
+
+
+def test_harmful_change_is_rolled_back_and_stops_the_rollout(tmp_path, namespace):
+    pristine = {key: sysctl(key) for key in ("net.core.somaxconn", "net.ipv4.tcp_wmem", "net.ipv4.tcp_rmem")}
+    returncode, output = tune_playbook(tmp_path, inventory(tmp_path))
+    assert returncode == 2, output[-6000:]  # a stopped rollout that left a host untouched fails the run
     assert "lo.throughput" in output and "regressed, rolled back" in output
     # sysctls switch cheaply: both hosts were measured in pairs, judged at the looks (docs/gate.md)
     assert "Measure the change in pairs" in output and " pairs, shift " in output
@@ -125,15 +130,8 @@ def test_blocks_tell_a_host_that_drifted_from_a_change_that_slowed_it(tmp_path, 
         hostperf_baseline_suites=[{"type": "custom", "name": "app", "command": [
             sys.executable, str(script), str(tmp_path / "count")]}])
     hosts["all"]["hosts"] = {"good": hosts["all"]["hosts"]["good"]}
-    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(hosts))
-    proc = subprocess.run(
-        ["bash", os.path.join(REPO, "tests", "integration", "isolated-etc.sh"), str(tmp_path / "etc")]
-        + in_namespace(os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
-                       str(tmp_path / "inventory.yml"), os.path.join(REPO, "playbooks", "tune.yml")),
-        env=ansible_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-        check=False)
-    output = proc.stdout
-    assert proc.returncode == 0, output[-6000:]
+    returncode, output = tune_playbook(tmp_path, hosts)
+    assert returncode == 0, output[-6000:]
     assert "can be measured in pairs" in output  # it could; hostperf_tune_design: blocks chose blocks
     assert "against both baselines: unchanged" in output
     assert "so the host drifted, not the change; applied again" in output
@@ -141,3 +139,23 @@ def test_blocks_tell_a_host_that_drifted_from_a_change_that_slowed_it(tmp_path, 
     assert int((tmp_path / "count").read_text()) == 18  # A1, B and A2: a warm-up round and 5 trials each
     db = sqlite3.connect(str(tmp_path / "history" / "hostperf.sqlite"))
     assert dict(db.execute("SELECT host, outcome FROM hosts").fetchall()) == {"good": "kept"}
+
+
+def test_a_confirmation_that_fails_leaves_the_rollback_and_says_so(tmp_path, namespace):
+    """The second baseline cannot be measured: the change stays rolled back, once, and the outcome says it is."""
+    script = tmp_path / "drifting.py"
+    # the first baseline and the after run as above; every trial of the second baseline fails
+    script.write_text(DRIFTING_BENCHMARK.replace("print(", "sys.exit('benchmark broke') if count >= 12 else print("))
+    hosts = inventory(tmp_path)
+    hosts["all"]["vars"].update(
+        hostperf_tune_design="blocks", hostperf_baseline_target_slowdown=0, hostperf_validate_min_effect=0.05,
+        hostperf_tune_fail_host=False, hostperf_baseline_suites=[{"type": "custom", "name": "app", "command": [
+            sys.executable, str(script), str(tmp_path / "count")]}])
+    hosts["all"]["hosts"] = {"good": hosts["all"]["hosts"]["good"]}
+    before = sysctl("net.core.somaxconn")
+    _returncode, output = tune_playbook(tmp_path, hosts)
+    assert sysctl("net.core.somaxconn") == before
+    db = sqlite3.connect(str(tmp_path / "history" / "hostperf.sqlite"))
+    outcome, reason = db.execute("SELECT outcome, reason FROM hosts WHERE host = 'good'").fetchone()
+    assert outcome == "failed" and "what this run changed was rolled back" in reason, (outcome, reason)
+    assert "already rolled back" not in output

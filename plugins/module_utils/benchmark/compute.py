@@ -24,7 +24,7 @@ class CpuSuite(Suite):
     kind = "cpu"
     tools = ("sysbench", "stress-ng")
     options = dict(threads=("int", 1))
-    metrics = dict(events_per_second=metric("events/s", "higher"))
+    metrics = dict(events_per_second=metric("events/s", "higher", cpu_bound=True))
 
     def argv(self, tool, duration):
         if tool == "sysbench":
@@ -44,7 +44,7 @@ class MemorySuite(Suite):
     kind = "memory"
     tools = ("sysbench",)
     options = dict(threads=("int", 1), block_size=(("4K", "64K", "1M"), "1M"))
-    metrics = dict(bandwidth=metric("MiB/s", "higher"))
+    metrics = dict(bandwidth=metric("MiB/s", "higher", cpu_bound=True))
 
     def argv(self, tool, duration):
         return ["sysbench", "memory", "--threads=%d" % self.params["threads"],

@@ -25,7 +25,7 @@ class CustomSuite(Suite):
 
     kind = "custom"
     options = dict(command=("list", None), unit=("str", ""), better=(("higher", "lower"), "higher"),
-                   timeout=("int", 600))
+                   timeout=("int", 600), cpu_bound=("bool", False))
 
     def check(self):
         command = self.params["command"]
@@ -35,7 +35,8 @@ class CustomSuite(Suite):
         self.declared = {}
 
     def metric_specs(self):
-        return self.declared or dict(value=metric(self.params["unit"], self.params["better"]))
+        return self.declared or dict(value=metric(self.params["unit"], self.params["better"],
+                                                  cpu_bound=self.params["cpu_bound"]))
 
     def argv(self, tool, duration):
         return [arg.replace("{duration}", str(duration)) for arg in self.params["command"]]
@@ -62,5 +63,6 @@ class CustomSuite(Suite):
                 raise TrialFailed("%s: metric %s says better is %r, not higher or lower" % (tool, name, spec["better"]))
             values[name] = number(spec.get("value"), "%s: %s" % (tool, name))
             self.declared.setdefault(name, metric(spec.get("unit", self.params["unit"]),
-                                                  spec.get("better", self.params["better"]), spec.get("gate", True)))
+                                                  spec.get("better", self.params["better"]), spec.get("gate", True),
+                                                  spec.get("cpu_bound", self.params["cpu_bound"]) is True))
         return values

@@ -20,8 +20,7 @@ import random
 import time
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.suite import BenchmarkError
-from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.trials import (
-    Conditions, _metrics, _one_trial, _prepare)
+from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.trials import Samples, TrialRunner, prepare
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import find_program
 from ansible_collections.hostperf.tuning.plugins.module_utils.stats.sequential import judge_pairs, schedule
 
@@ -29,7 +28,8 @@ SIDES = ("before", "after")
 
 
 def run_pairs(tree, specs, switch, first=8, last=20, step=2, duration=10, warmup=1, pause=1.0, alpha=0.01,
-              min_effect=0.05, gate_metrics=None, seed=None, find=find_program, sleep=time.sleep, clock=time.time):
+              min_effect=0.05, gate_metrics=None, seed=None, find=find_program, sleep=time.sleep, clock=time.time,
+              conditions=None):
     """{design, looks, stopped, baseline, after, trials}: baseline and after are benchmark results of one shape.
 
     switch has to(side) for side in SIDES (engine/switch.Switch); the run ends wherever the caller's switch ends.
@@ -38,14 +38,14 @@ def run_pairs(tree, specs, switch, first=8, last=20, step=2, duration=10, warmup
         looks = schedule(first, last, step)
     except ValueError as exc:
         raise BenchmarkError("pairs: %s" % exc)
-    suites, status, tools, _sizing = _prepare(specs, 2, duration, warmup, pause, None, find)
+    suites, status, tools, _sizing = prepare(specs, 2, duration, warmup, pause, None, find)
     for suite in suites:
         if status[suite.name]["status"] == "ok":
             status[suite.name]["command"] = suite.command(tools[suite.name], duration)
-    samples = dict((side, dict((suite.name, []) for suite in suites)) for side in SIDES)
-    warmups = dict((side, dict((suite.name, []) for suite in suites)) for side in SIDES)
-    conditions, records, order = Conditions(tree), [], []
-    coin = random.Random(seed)
+    # one runner for both sides: the load a trial is held to is the whole run's, before and after alike
+    runner = TrialRunner(tree, tools, duration, pause, conditions, sleep, clock)
+    samples = dict((side, Samples(suites)) for side in SIDES)
+    order, coin = [], random.Random(seed)
     # A suite that fails on one side fails on that side only: after the change, it is the change's regression.
     sides_status = dict((side, dict((name, dict(item)) for name, item in status.items())) for side in SIDES)
 
@@ -54,21 +54,17 @@ def run_pairs(tree, specs, switch, first=8, last=20, step=2, duration=10, warmup
         for suite in suites:
             if any(sides_status[other][suite.name]["status"] != "ok" for other in SIDES):
                 continue
-            record, values = _one_trial(tree, suite, tools[suite.name], duration, conditions, sleep, clock)
-            record.update(suite=suite.name, trial=pair, side=side, warmup=warming)
-            records.append(record)
+            values, record = runner.run(suite, trial=pair, side=side, warmup=warming)
             if values is None:
                 sides_status[side][suite.name].update(status="failed", reason="%s (on the %s side)" % (
                     record["error"], side))
                 continue
-            (warmups if warming else samples)[side][suite.name].append(values)
-            if pause:
-                sleep(pause)
+            samples[side].add(suite, values, record)
 
     def measured(side):
-        return _metrics(suites, dict((name, dict(item, status="ok" if item["status"] == "failed" else item["status"]))
-                                     for name, item in sides_status[side].items()), tools, samples[side],
-                        warmups[side], duration)
+        return samples[side].metrics(dict(
+            (name, dict(item, status="ok" if item["status"] == "failed" else item["status"]))
+            for name, item in sides_status[side].items()), tools, duration)
 
     verdict, pairs = None, 0
     try:
@@ -90,11 +86,12 @@ def run_pairs(tree, specs, switch, first=8, last=20, step=2, duration=10, warmup
         for suite in suites:
             suite.cleanup(tree)
     settings = dict(suites=specs, trials=pairs, duration=duration, warmup=warmup, pause=pause, design="pairs",
-                    looks=looks, alpha=alpha, min_effect=min_effect)
+                    looks=looks, alpha=alpha, min_effect=min_effect, conditions=runner.settings())
     verdict = verdict or {}
-    result = dict(design="pairs", looks=looks, pairs=pairs, order=order,
+    result = dict(design="pairs", looks=looks, pairs=pairs, order=order, conditions=runner.summary(),
                   stopped=dict(look=verdict.get("look"), verdict=verdict.get("verdict"), early=verdict.get("stopped")))
     for side, name in (("before", "baseline"), ("after", "after")):
         result[name] = dict(suites=[sides_status[side][suite.name] for suite in suites], metrics=measured(side),
-                            settings=settings, trials=[record for record in records if record["side"] == side])
+                            settings=settings, trials=[record for record in runner.records if record["side"] == side],
+                            conditions=runner.summary(side))
     return result

@@ -27,8 +27,9 @@ class TrialFailed(Exception):
     """One trial did not produce a measurement; the message is what its tool said."""
 
 
-def metric(unit, better, gate=True):
-    return dict(unit=unit, better=better, gate=gate)
+def metric(unit, better, gate=True, cpu_bound=False):
+    """cpu_bound: the figure scales with the CPU time the trial got, so stolen time can be normalised away."""
+    return dict(unit=unit, better=better, gate=gate, cpu_bound=cpu_bound)
 
 
 class Suite:

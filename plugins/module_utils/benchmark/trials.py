@@ -18,8 +18,10 @@ import socket
 import time
 from datetime import datetime, timezone
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.conditions import Conditions, Disturbance
 from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.registry import SUITES
 from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.suite import BenchmarkError, TrialFailed
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import find_program
 from ansible_collections.hostperf.tuning.plugins.module_utils.stats.rank import (
     DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, spread, trials_for)
@@ -44,48 +46,6 @@ def build_suites(specs, duration):
         names.add(suite.name)
         suites.append(suite)
     return suites
-
-
-class Conditions:
-    """Load, CPU frequency and stolen time around a trial, read from /proc and /sys."""
-
-    def __init__(self, tree):
-        self.tree = tree
-
-    def cpu_times(self):
-        line = (self.tree.read("/proc/stat", "") or "").split("\n", 1)[0].split()
-        if not line or line[0] != "cpu":
-            return None
-        values = [int(value) for value in line[1:9]] + [0] * (8 - len(line[1:9]))
-        return values  # user nice system idle iowait irq softirq steal
-
-    def cpu_mhz(self):
-        speeds = []
-        for cpu in self.tree.listdir("/sys/devices/system/cpu"):
-            khz = self.tree.read_int("/sys/devices/system/cpu/%s/cpufreq/scaling_cur_freq" % cpu)
-            if cpu.startswith("cpu") and cpu[3:].isdigit() and khz:
-                speeds.append(khz / 1000.0)
-        if not speeds:
-            for line in (self.tree.read("/proc/cpuinfo", "") or "").splitlines():
-                if line.startswith("cpu MHz"):
-                    speeds.append(float(line.split(":")[1]))
-        return round(sum(speeds) / len(speeds), 1) if speeds else None
-
-    def load1(self):
-        text = self.tree.read("/proc/loadavg", "") or ""
-        return float(text.split()[0]) if text.split() else None
-
-    @staticmethod
-    def shares(before, after):
-        """Busy and stolen CPU time during the trial, in percent of all CPU time."""
-        if not before or not after:
-            return None, None
-        delta = [b - a for a, b in zip(before, after)]
-        total = sum(delta)
-        if total <= 0:
-            return None, None
-        idle = delta[3] + delta[4]
-        return round(100.0 * (total - idle) / total, 1), round(100.0 * delta[7] / total, 1)
 
 
 class Sizing:
@@ -140,39 +100,33 @@ class Sizing:
 
 
 def run_benchmarks(tree, specs, trials=5, duration=10, warmup=1, pause=1.0, sizing=None, find=find_program,
-                   sleep=time.sleep, clock=time.time):
+                   sleep=time.sleep, clock=time.time, conditions=None):
     """The module's result: per suite its status, per metric its samples, per trial its conditions.
 
     With sizing (a Sizing), rounds are added after ``trials`` until the gate
     can see sizing.target on every gating metric, or sizing.most is reached.
+    conditions: the Disturbance options (conditions.DEFAULTS).
     """
-    suites, status, tools, sizing = _prepare(specs, trials, duration, warmup, pause, sizing, find)
-    samples = dict((suite.name, []) for suite in suites)
-    warmups = dict((suite.name, []) for suite in suites)
-    conditions = Conditions(tree)
-    records = []
+    suites, status, tools, sizing = prepare(specs, trials, duration, warmup, pause, sizing, find)
+    runner = TrialRunner(tree, tools, duration, pause, conditions, sleep, clock)
+    samples = Samples(suites)
 
     def run_rounds(first, last):
         for round_number in range(first, last):
             for suite in suites:
                 if status[suite.name]["status"] != "ok":
                     continue
-                record, values = _one_trial(tree, suite, tools[suite.name], duration, conditions, sleep, clock)
-                record.update(suite=suite.name, trial=round_number + 1 - warmup, warmup=round_number < warmup)
-                records.append(record)
+                values, record = runner.run(suite, trial=round_number + 1 - warmup, warmup=round_number < warmup)
                 if values is None:
                     status[suite.name].update(status="failed", reason=record["error"])
                     continue
-                (warmups if round_number < warmup else samples)[suite.name].append(values)
-                if pause:
-                    sleep(pause)
+                samples.add(suite, values, record)
 
     rounds, needed, noisiest, noise = trials, trials, None, 0.0
     try:
         run_rounds(0, warmup + trials)
         while sizing.target is not None:
-            needed, noisiest, noise = sizing.rounds_needed(
-                _metrics(suites, status, tools, samples, warmups, duration), rounds)
+            needed, noisiest, noise = sizing.rounds_needed(samples.metrics(status, tools, duration), rounds)
             goal = sizing.most if needed is None else needed
             if goal <= rounds or any(item["status"] == "failed" for item in status.values()):
                 break
@@ -181,50 +135,109 @@ def run_benchmarks(tree, specs, trials=5, duration=10, warmup=1, pause=1.0, sizi
     finally:
         for suite in suites:
             suite.cleanup(tree)
-    result = dict(suites=[status[suite.name] for suite in suites],
-                  metrics=_metrics(suites, status, tools, samples, warmups, duration), trials=records,
-                  settings=dict(suites=specs, trials=rounds, duration=duration, warmup=warmup, pause=pause))
+    result = dict(suites=[status[suite.name] for suite in suites], metrics=samples.metrics(status, tools, duration),
+                  trials=runner.records, conditions=runner.summary(),
+                  settings=dict(suites=specs, trials=rounds, duration=duration, warmup=warmup, pause=pause,
+                                conditions=runner.settings()))
     if sizing.target is not None:
         result["sizing"] = dict(target_slowdown=sizing.target, max_trials=sizing.most, trials=rounds,
                                 reached=needed is not None, limited_by=noisiest, noise=round(noise, 4))
     return result
 
 
-def _metrics(suites, status, tools, samples, warmups, duration):
-    metrics = {}
-    for suite in suites:
-        if status[suite.name]["status"] != "ok":
-            continue
-        status[suite.name]["command"] = suite.command(tools[suite.name], duration)
-        for name, spec in sorted(suite.metric_specs().items()):
-            metrics["%s.%s" % (suite.name, name)] = dict(
-                spec, suite=suite.name, samples=[values[name] for values in samples[suite.name] if name in values],
-                warmup=[values[name] for values in warmups[suite.name] if name in values])
-    return metrics
+class Samples:
+    """Each suite's counted and warm-up values, and which counted ones ran disturbed, as metrics."""
+
+    def __init__(self, suites):
+        self.suites = suites
+        self.counted = dict((suite.name, []) for suite in suites)
+        self.warmups = dict((suite.name, []) for suite in suites)
+
+    def add(self, suite, values, record):
+        (self.warmups if record.get("warmup") else self.counted)[suite.name].append((values, record))
+
+    def metrics(self, status, tools, duration):
+        metrics = {}
+        for suite in self.suites:
+            if status[suite.name]["status"] != "ok":
+                continue
+            status[suite.name]["command"] = suite.command(tools[suite.name], duration)
+            counted, warmups = self.counted[suite.name], self.warmups[suite.name]
+            for name, spec in sorted(suite.metric_specs().items()):
+                metrics["%s.%s" % (suite.name, name)] = dict(
+                    spec, suite=suite.name, samples=[values[name] for values, _record in counted if name in values],
+                    warmup=[values[name] for values, _record in warmups if name in values],
+                    disturbed=sum(1 for values, record in counted if name in values and record.get("disturbed")))
+        return metrics
 
 
-def _one_trial(tree, suite, tool, duration, conditions, sleep, clock):
-    argv = suite.command(tool, duration)
-    record = dict(started=datetime.fromtimestamp(clock(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  load1=conditions.load1(), cpu_mhz=conditions.cpu_mhz())
-    before, start = conditions.cpu_times(), clock()
-    for attempt in range(BUSY_RETRIES + 1):
-        result = tree.run(argv, timeout=suite.timeout(duration))
-        if not (getattr(suite, "busy", None) and suite.busy(result)) or attempt == BUSY_RETRIES:
-            break
-        # Another host's trial holds the peer's server: wait a trial's length, spread so retries do not collide.
-        sleep(duration * (1 + random.random()))
-    record["seconds"] = round(clock() - start, 2)
-    record["busy_pct"], record["steal_pct"] = conditions.shares(before, conditions.cpu_times())
-    try:
-        values = suite.parse(tool, result)
-    except TrialFailed as exc:
-        record["error"] = str(exc)
-        return record, None
-    return record, values
+class TrialRunner:
+    """Runs one trial of a suite, again while its conditions say it measured the neighbours; keeps every record."""
+
+    def __init__(self, tree, tools, duration, pause, conditions, sleep, clock):
+        self.tree, self.tools, self.duration, self.pause, self.sleep, self.clock = \
+            tree, tools, duration, pause, sleep, clock
+        self.conditions = Conditions(tree)
+        self.disturbance = Disturbance.from_options(conditions, self.conditions.online())
+        self.records = []
+
+    def run(self, suite, **labels):
+        """(values, record) of the trial that counts; values is None when the trial failed (record["error"])."""
+        attempt = 0
+        while True:
+            record, values = self._one(suite)
+            record.update(labels)
+            reason = None if values is None else self.disturbance.reason(suite, record, self.records)
+            if not reason or attempt == self.disturbance.reruns:
+                break
+            record["discarded"] = "re-run: %s" % reason
+            self.records.append(record)
+            attempt += 1
+            self.sleep(self.duration)  # let what crowded the host pass before measuring again
+        if reason:
+            record["disturbed"] = "%s, after %d re-run%s" % (reason, attempt, "" if attempt == 1 else "s")
+        if values is not None:
+            factors = self.disturbance.normalise(suite, values, record)
+            if factors:
+                record["normalised"] = factors
+        self.records.append(record)
+        if values is not None and self.pause:
+            self.sleep(self.pause)
+        return values, record
+
+    def summary(self, side=None):
+        return self.disturbance.summary(self.records, side)
+
+    def settings(self):
+        return self.disturbance.settings(self.records)
+
+    def _one(self, suite):
+        argv = suite.command(self.tools[suite.name], self.duration)
+        pinned = parse_cpulist(suite.cpus) if suite.cpus else None
+        started = datetime.fromtimestamp(self.clock(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        record = dict(suite=suite.name, started=started, load1=self.conditions.load1(),
+                      cpu_mhz=self.conditions.cpu_mhz())
+        before, on_cpus, start = self.conditions.cpu_times(), self.conditions.cpu_times(pinned), self.clock()
+        for attempt in range(BUSY_RETRIES + 1):
+            result = self.tree.run(argv, timeout=suite.timeout(self.duration))
+            if not (getattr(suite, "busy", None) and suite.busy(result)) or attempt == BUSY_RETRIES:
+                break
+            # Another host's trial holds the peer's server: wait a trial's length, spread so retries do not collide.
+            self.sleep(self.duration * (1 + random.random()))
+        record["seconds"] = round(self.clock() - start, 2)
+        record["busy_pct"], steal = Conditions.shares(before, self.conditions.cpu_times())
+        # stolen time on the CPUs the trial was pinned to; the host's when it was not pinned
+        record["steal_pct"] = Conditions.shares(on_cpus, self.conditions.cpu_times(pinned))[1] if pinned else steal
+        record["load1_end"] = self.conditions.load1()
+        try:
+            values = suite.parse(self.tools[suite.name], result)
+        except TrialFailed as exc:
+            record["error"] = str(exc)
+            return record, None
+        return record, values
 
 
-def _prepare(specs, trials, duration, warmup, pause, sizing, find):
+def prepare(specs, trials, duration, warmup, pause, sizing, find):
     """Validated suites, each one's status (ok, or skipped with the missing tool) and the tool it will run."""
     for option, value, least in (("trials", trials, 2), ("duration", duration, 1), ("warmup", warmup, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
@@ -252,12 +265,13 @@ def _prepare(specs, trials, duration, warmup, pause, sizing, find):
 
 
 def check_benchmarks(tree, specs, trials=5, duration=10, warmup=1, pause=1.0, sizing=None, find=find_program,
-                     connect=socket.create_connection):
+                     connect=socket.create_connection, conditions=None):
     """Check mode: everything a run needs (valid options, tools installed, peers answering), measuring nothing.
 
     ``problems`` lists each thing that would stop a suite, with ``missing_tool`` naming a program to install.
     """
-    suites, status, tools, sizing = _prepare(specs, trials, duration, warmup, pause, sizing, find)
+    suites, status, tools, sizing = prepare(specs, trials, duration, warmup, pause, sizing, find)
+    Disturbance.from_options(conditions, 1)
     problems = []
     for suite in suites:
         item = status[suite.name]

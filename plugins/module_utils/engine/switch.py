@@ -79,6 +79,10 @@ class Switch:
             raise
         return self
 
+    def check(self):
+        """Check mode: SwitchError when the run would be refused; reads only (no lock, no journal write)."""
+        self._switchable()
+
     def _switchable(self):
         unfinished = self.journal.interrupted()
         if unfinished:

@@ -139,3 +139,18 @@ def test_pairs_are_refused_while_a_transaction_is_interrupted(host):
     with pytest.raises(SwitchError, match="were interrupted; roll them back before measuring in pairs"):
         with Switch(tree, journal, transaction):
             pass
+
+
+def test_check_mode_refuses_what_a_run_would_and_touches_nothing(host):
+    tree, journal, root = host
+    first = applied(tree, journal, {"sysctl:vm.swappiness": 10})[0]
+    newest = applied(tree, journal, {"sysctl:vm.swappiness": 20})[0]
+    digest = tree_digest(root)
+    with pytest.raises(SwitchError, match="is not the host's newest committed one"):
+        Switch(tree, journal, first).check()
+    Switch(tree, journal, newest).check()
+    costly = tune(tree, journal, {"settings": {"nic:eno1:mtu": 1400}})["transaction"]
+    digest = tree_digest(root)
+    with pytest.raises(SwitchError, match="nic:eno1:mtu cannot be switched"):
+        Switch(tree, journal, costly).check()
+    assert tree_digest(root) == digest and journal.transactions()[-1]["state"] == COMMITTED
