@@ -39,8 +39,8 @@ def judge_metric(name, baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_
     better = baseline.get("better", "higher")
     if better not in ("higher", "lower"):
         raise GateError("metric %s: better must be higher or lower, not %r" % (name, better))
-    before_samples = [float(value) for value in baseline.get("samples") or []]
-    after_samples = [float(value) for value in after.get("samples") or []]
+    before_samples = _samples(name, "baseline", baseline)
+    after_samples = _samples(name, "after", after)
     result = dict(metric=name, unit=baseline.get("unit", ""), better=better, gate=bool(baseline.get("gate", True)),
                   n_baseline=len(before_samples), n_after=len(after_samples), alpha=alpha, min_effect=min_effect)
     if len(before_samples) < 2 or len(after_samples) < 2:
@@ -73,6 +73,17 @@ def judge_metric(name, baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_
             100 * noise, len(after_samples), "a slowdown shows only from about %.0f%%" % (100 * result["detectable"])
             if result["detectable"] else "no slowdown up to 60% is sure to show")
     return result
+
+
+def _samples(name, side, metric):
+    """Finite numbers only: nan compares false with everything (the rank test would call it unchanged)."""
+    values = metric.get("samples") or []
+    if not isinstance(values, list):
+        raise GateError("metric %s: %s samples must be a list of numbers, not %r" % (name, side, values))
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise GateError("metric %s: %s sample %r is not a finite number" % (name, side, value))
+    return [float(value) for value in values]
 
 
 def percent_change(reference, change, digits=1):
@@ -108,6 +119,9 @@ def compare(baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT,
         raise GateError("metrics %s were not measured in the baseline (measured: %s)"
                         % (", ".join(unknown), ", ".join(sorted(before_metrics)) or "none"))
     compared = [name for name in sorted(before_metrics) if name in after_metrics]
+    for name in compared:  # before the looks, too, read them
+        _samples(name, "baseline", before_metrics[name])
+        _samples(name, "after", after_metrics[name])
     gates = dict((name, name in metrics if metrics is not None else bool(before_metrics[name].get("gate", True)))
                  for name in compared)
     # alpha is the host's: m gating metrics share it (Bonferroni), or five noisy metrics would roll back 5% of

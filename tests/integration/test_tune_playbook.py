@@ -107,6 +107,9 @@ def test_harmful_change_is_rolled_back_and_stops_the_rollout(tmp_path, namespace
     assert len(counts) == 4 and len(set(counts.values())) == 1 and 8 <= min(counts.values()) <= 10, counts
 
 
+# These tests count the benchmark's calls; a loaded test machine would have some trials re-run (unit tests cover that).
+COUNTED_AS_RUN = {"reruns": 0, "max_load": 1000, "max_steal_pct": 99}
+
 DRIFTING_BENCHMARK = """import sys
 count_file = sys.argv[1]
 try:
@@ -127,6 +130,7 @@ def test_blocks_tell_a_host_that_drifted_from_a_change_that_slowed_it(tmp_path, 
     hosts = inventory(tmp_path)
     hosts["all"]["vars"].update(
         hostperf_tune_design="blocks", hostperf_baseline_target_slowdown=0, hostperf_validate_min_effect=0.05,
+        hostperf_baseline_conditions=COUNTED_AS_RUN,
         hostperf_baseline_suites=[{"type": "custom", "name": "app", "command": [
             sys.executable, str(script), str(tmp_path / "count")]}])
     hosts["all"]["hosts"] = {"good": hosts["all"]["hosts"]["good"]}
@@ -149,6 +153,7 @@ def test_a_confirmation_that_fails_leaves_the_rollback_and_says_so(tmp_path, nam
     hosts = inventory(tmp_path)
     hosts["all"]["vars"].update(
         hostperf_tune_design="blocks", hostperf_baseline_target_slowdown=0, hostperf_validate_min_effect=0.05,
+        hostperf_baseline_conditions=COUNTED_AS_RUN,
         hostperf_tune_fail_host=False, hostperf_baseline_suites=[{"type": "custom", "name": "app", "command": [
             sys.executable, str(script), str(tmp_path / "count")]}])
     hosts["all"]["hosts"] = {"good": hosts["all"]["hosts"]["good"]}

@@ -16,7 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.suite import BenchmarkError
+from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.suite import BenchmarkError, finite
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import CpuListError, parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.stats.rank import median
 
@@ -107,9 +107,9 @@ class Disturbance:
             raise BenchmarkError("conditions: unknown option(s) %s; it takes %s" % (
                 ", ".join(unknown), ", ".join(sorted(DEFAULTS))))
         steal, load, reruns = options["max_steal_pct"], options["max_load"], options["reruns"]
-        if isinstance(steal, bool) or not isinstance(steal, (int, float)) or not 0 <= steal < 100:
+        if not finite(steal) or not 0 <= steal < 100:
             raise BenchmarkError("conditions: max_steal_pct must be a percentage from 0 up to 100, not %r" % (steal,))
-        if load is not None and (isinstance(load, bool) or not isinstance(load, (int, float)) or load <= 0):
+        if load is not None and (not finite(load) or load <= 0):
             raise BenchmarkError("conditions: max_load must be a load average above 0, not %r" % (load,))
         if isinstance(reruns, bool) or not isinstance(reruns, int) or not 0 <= reruns <= 10:
             raise BenchmarkError("conditions: reruns must be a whole number from 0 to 10, not %r" % (reruns,))

@@ -53,7 +53,7 @@ class CustomSuite(Suite):
         except ValueError:
             return dict(value=number(text.splitlines()[-1] if text else "", tool))
         if isinstance(report, (int, float)) and not isinstance(report, bool):
-            return dict(value=float(report))
+            return dict(value=number(report, tool))
         if not isinstance(report, dict) or not report:
             raise TrialFailed("%s printed JSON that is neither a number nor an object of numbers" % tool)
         values = {}

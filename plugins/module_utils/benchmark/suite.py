@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
 import re
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import CpuListError, format_cpulist, parse_cpulist
@@ -142,8 +143,15 @@ def last_line(result):
     return lines[-1] if lines else "exited with %d" % result.rc
 
 
+def finite(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def number(text, what):
     try:
-        return float(text)
+        value = float(text)
     except (TypeError, ValueError):
         raise TrialFailed("%s: %r is not a number" % (what, text))
+    if not math.isfinite(value):
+        raise TrialFailed("%s: %r is not a finite number" % (what, text))
+    return value

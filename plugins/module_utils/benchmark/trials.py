@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.conditions import Conditions, Disturbance
 from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.registry import SUITES
-from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.suite import BenchmarkError, TrialFailed
+from ansible_collections.hostperf.tuning.plugins.module_utils.benchmark.suite import BenchmarkError, TrialFailed, finite
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import find_program
 from ansible_collections.hostperf.tuning.plugins.module_utils.stats.rank import (
@@ -233,6 +233,12 @@ class TrialRunner:
             values = suite.parse(self.tools[suite.name], result)
         except TrialFailed as exc:
             record["error"] = str(exc)
+            return record, None
+        # nan compares false with everything, so the gate would call it unchanged; inf would be improved
+        unreadable = sorted(name for name, value in values.items() if not finite(value))
+        if unreadable:
+            record["error"] = "%s: %s" % (suite.name, "; ".join(
+                "%s is %r, not a finite number" % (name, values[name]) for name in unreadable))
             return record, None
         return record, values
 

@@ -147,3 +147,15 @@ def test_a_second_baseline_tells_drift_from_the_change():
     assert compare(first, after, confirm=recovered)["verdict"] == "regressed"
     with pytest.raises(GateError, match="not in the confirming baseline"):
         compare(first, after, confirm=run(**{"disk.iops": metric([1, 2, 3])}))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf"), "12", True, None])
+def test_a_sample_that_is_not_a_finite_number_is_refused_not_judged(bad):
+    """nan compares false with everything: the rank test called it unchanged (p=0.004), inf improved."""
+    good = [100.0, 101.0, 99.0, 100.5, 99.5, 100.0, 100.2, 99.8]
+    for baseline, after, side in ((good, good[:-1] + [bad], "after"), (good[:-1] + [bad], good, "baseline")):
+        with pytest.raises(GateError, match="metric lo.throughput: %s sample .* is not a finite number" % side):
+            compare(run(**{"lo.throughput": metric(baseline)}), run(**{"lo.throughput": metric(after)}))
+    paired = dict(run(**{"lo.throughput": metric(good)}), settings=dict(design="pairs", looks=[8]))
+    with pytest.raises(GateError, match="after sample"):
+        compare(paired, run(**{"lo.throughput": metric(good[:-1] + [bad])}))

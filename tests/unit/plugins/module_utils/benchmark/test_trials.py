@@ -328,3 +328,12 @@ def test_sizing_refuses_gate_metrics_that_no_suite_measures(proc):
     with pytest.raises(BenchmarkError, match="gate_metrics cpu.latency were not measured .measured: cpu.events"):
         bench(proc, cpu_series([900.0] * 10), [dict(type="cpu")], trials=5,
               sizing=Sizing(0.10, 20, 0.01, 0.05, ["cpu.latency"]))
+
+
+@pytest.mark.parametrize("printed", ["nan\n", "inf\n", '{"rps": NaN}', '{"rps": {"value": "-Infinity"}}', "Infinity"])
+def test_a_benchmark_that_prints_no_finite_number_fails_its_trial(proc, printed):
+    tools = FakeTools({"app-bench": CommandResult(0, printed)})
+    result = bench(proc, tools, [dict(type="custom", name="app", command=["app-bench"])])
+    assert result["suites"][0]["status"] == "failed"
+    assert "not a finite number" in result["suites"][0]["reason"]
+    assert len(tools.calls) == 1  # the warm-up trial failed: the rest of the suite does not run
