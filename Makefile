@@ -67,8 +67,9 @@ molecule: collection
 	cd $(COLLECTION) && PATH=$(CURDIR)/$(BIN):$$PATH molecule test -s default
 
 # The same roles against the VM lab's real kernels (delegated driver; create/destroy run lab.sh).
+# When the lab scenario fails, the end of the log says what a failed lab start saw (CI shows only the end).
 molecule-lab: collection lab-deps
-	cd $(COLLECTION) && PATH=$(CURDIR)/$(BIN):$$PATH molecule test -s lab
+	cd $(COLLECTION) && PATH=$(CURDIR)/$(BIN):$$PATH molecule test -s lab || { bash tests/lab/lab.sh report >&2; exit 1; }
 
 lab-up: lab-deps
 	bash tests/lab/lab.sh up

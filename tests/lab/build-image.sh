@@ -2,7 +2,8 @@
 # Build (once, then cached) the Debian 12 VM image the lab boots: a root
 # filesystem from Debian packages (the standard kernel: the cloud kernel lacks
 # e1000e and netdevsim), its kernel and initrd beside it, and an SSH
-# key pair the lab owns. Idempotent: an image newer than this script is reused.
+# key pair the lab owns. Idempotent: an image built by this script's exact
+# content is reused (a fresh clone's newer mtime does not rebuild it).
 set -euo pipefail
 
 CACHE=${HOSTPERF_LAB_CACHE:-/var/cache/hostperf-lab}
@@ -10,9 +11,10 @@ MIRROR=${HOSTPERF_LAB_MIRROR:-http://deb.debian.org/debian}
 SIZE=${HOSTPERF_LAB_IMAGE_SIZE:-3G}
 PACKAGES=linux-image-amd64,systemd-sysv,udev,openssh-server,python3,iproute2,ethtool,procps,kmod,pciutils,numactl,hwloc-nox,fio,iperf3,sockperf,sysbench,stress-ng,irqbalance,nftables,ca-certificates
 SELF=$(readlink -f "$0")
+KEY=$(sha256sum "$SELF" | cut -d' ' -f1)
 
 image=$CACHE/debian12.ext4
-if [[ -s $image && $image -nt $SELF && -s $CACHE/vmlinuz && -s $CACHE/initrd.img ]]; then
+if [[ -s $image && -s $CACHE/vmlinuz && -s $CACHE/initrd.img && "$(cat "$CACHE/image.key" 2>/dev/null)" == "$KEY" ]]; then
     echo "lab image cached: $image"
     exit 0
 fi
@@ -25,10 +27,20 @@ for tool in debootstrap mkfs.ext4 qemu-system-x86_64 ssh-keygen; do
 done
 
 install -d -m 0700 "$CACHE"
-rootfs=$(mktemp -d "$CACHE/rootfs.XXXXXX")
+rootfs=
 trap 'rm -rf "$rootfs"' EXIT
 
-debootstrap --variant=minbase --include="$PACKAGES" bookworm "$rootfs" "$MIRROR"
+# A mirror that drops a connection fails debootstrap part-way: start over in a clean directory.
+for attempt in 1 2 3; do
+    rm -rf "$rootfs"
+    rootfs=$(mktemp -d "$CACHE/rootfs.XXXXXX")
+    if debootstrap --variant=minbase --include="$PACKAGES" bookworm "$rootfs" "$MIRROR"; then
+        break
+    fi
+    [[ $attempt == 3 ]] && { echo "build-image: debootstrap failed 3 times ($MIRROR)" >&2; exit 1; }
+    echo "build-image: debootstrap failed (attempt $attempt), retrying in 30 s" >&2
+    sleep 30
+done
 
 [[ -s $CACHE/id_ed25519 ]] || ssh-keygen -q -t ed25519 -N '' -C hostperf-lab -f "$CACHE/id_ed25519"
 install -d -m 0700 "$rootfs/root/.ssh"
@@ -113,4 +125,5 @@ mkfs.ext4 -q -L hostperf-root -d "$rootfs" "$image.new" "$SIZE"
 mv "$CACHE/vmlinuz.new" "$CACHE/vmlinuz"
 mv "$CACHE/initrd.img.new" "$CACHE/initrd.img"
 mv "$image.new" "$image"
+echo "$KEY" > "$CACHE/image.key"
 echo "lab image built: $image"

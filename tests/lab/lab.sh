@@ -6,6 +6,7 @@
 #   lab.sh up        build the image if needed, boot both VMs, wait for SSH
 #   lab.sh down      stop the VMs, remove taps, the hub namespace and overlays
 #   lab.sh status    what is running
+#   lab.sh report    what the last failed `up` saw: build log or boot console (kept after down)
 #
 # Hosts: datacenter = 127.0.0.1:2221, edge = 127.0.0.1:2222 (SSH), data network
 # 10.77.0.0/24: hub 10.77.0.1 (namespace hostperf-hub), edge .2, datacenter .3.
@@ -79,9 +80,16 @@ start_vm() {
     ip -n "$HUB" link set "${TAP[$role]}" master hub0 up
 }
 
+# Boot under software emulation takes 30-90 s here; a crowded CI machine may take several times that.
+BOOT_TIMEOUT=${HOSTPERF_LAB_BOOT_TIMEOUT:-600}
+
 wait_for_ssh() {
-    local role=$1 dir=$RUN/$1 key
-    for _ in $(seq 1 300); do
+    local role=$1 dir=$RUN/$1 key deadline=$((SECONDS + BOOT_TIMEOUT))
+    while ((SECONDS < deadline)); do
+        if ! kill -0 "$(cat "$dir/qemu.pid" 2>/dev/null)" 2>/dev/null; then
+            log "$role: QEMU exited during boot"
+            return 1
+        fi
         key=$(grep -a -o 'HOSTPERF-HOSTKEY ssh-ed25519 [A-Za-z0-9+/=]*' "$dir/console.log" 2>/dev/null | head -1 || true)
         if [[ -n $key ]]; then
             echo "[127.0.0.1]:${PORT[$role]} ${key#HOSTPERF-HOSTKEY }" > "$dir/known_hosts"
@@ -92,7 +100,43 @@ wait_for_ssh() {
         fi
         sleep 1
     done
-    log "$role did not reach SSH; see $dir/console.log"
+    log "$role did not reach SSH in ${BOOT_TIMEOUT} s"
+    return 1
+}
+
+# What a failed boot printed, kept where `down` does not remove it: CI prints it (lab.sh report).
+record_failure() {
+    local role=$1 attempt=$2
+    {
+        echo "=== $(date -u +%FT%TZ) $role boot attempt $attempt failed; last console lines:"
+        tail -n 40 "$RUN/$role/console.log" 2>/dev/null || echo "(no console log)"
+        echo
+    } >> "$CACHE/lab-failure.log"
+    tail -n 40 "$RUN/$role/console.log" >&2 2>/dev/null || true
+}
+
+stop_vm() {
+    local role=$1 pidfile=$RUN/$1/qemu.pid pid
+    if [[ -s $pidfile ]]; then
+        pid=$(cat "$pidfile")
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+    ip -n "$HUB" link del "${TAP[$role]}" 2>/dev/null || true
+    ip link del "${TAP[$role]}" 2>/dev/null || true
+}
+
+# A boot that hangs under emulation is rare but happens: one fresh boot more before giving up.
+boot_vm() {
+    local role=$1
+    wait_for_ssh "$role" && return 0
+    record_failure "$role" 1
+    log "$role: booting it once more on a fresh overlay"
+    stop_vm "$role"
+    start_vm "$role"
+    wait_for_ssh "$role" && return 0
+    record_failure "$role" 2
     return 1
 }
 
@@ -107,8 +151,14 @@ start_peer() {
 
 up() {
     local started=$SECONDS
-    bash "$HERE/build-image.sh" >&2
-    install -d -m 0700 "$RUN"
+    install -d -m 0700 "$CACHE" "$RUN"
+    rm -f "$CACHE/lab-failure.log"
+    if ! bash "$HERE/build-image.sh" > "$CACHE/build.log" 2>&1; then
+        { echo "=== $(date -u +%FT%TZ) image build failed; last lines:"; tail -n 40 "$CACHE/build.log"; } >> "$CACHE/lab-failure.log"
+        tail -n 2 "$CACHE/build.log" >&2
+        return 1
+    fi
+    tail -n 2 "$CACHE/build.log" >&2
     if ! ip netns list | grep -qw "$HUB"; then
         ip netns add "$HUB"
         ip -n "$HUB" link add hub0 type bridge
@@ -118,22 +168,13 @@ up() {
     fi
     for port in "${IPERF_PORTS[@]}"; do start_peer "$port"; done
     for role in datacenter edge; do start_vm "$role"; done
-    for role in datacenter edge; do wait_for_ssh "$role"; done
+    for role in datacenter edge; do boot_vm "$role"; done
     cat "$RUN"/*/known_hosts > "$RUN/known_hosts"
     log "up in $((SECONDS - started)) s: datacenter 127.0.0.1:2221, edge 127.0.0.1:2222, hub 10.77.0.1 in netns $HUB"
 }
 
 down() {
-    for role in datacenter edge; do
-        local pidfile=$RUN/$role/qemu.pid pid
-        if [[ -s $pidfile ]]; then
-            pid=$(cat "$pidfile")
-            kill "$pid" 2>/dev/null || true
-            for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-            kill -9 "$pid" 2>/dev/null || true
-        fi
-        ip link del "${TAP[$role]}" 2>/dev/null || true
-    done
+    for role in datacenter edge; do stop_vm "$role"; done
     # A process in a namespace outlives the namespace's name: stop the benchmark peers first.
     for port in "${IPERF_PORTS[@]}"; do
         if [[ -s $RUN/iperf3-$port.pid ]]; then
@@ -143,6 +184,10 @@ down() {
     ip netns del "$HUB" 2>/dev/null || true
     rm -rf "$RUN"
     log "down"
+}
+
+report() {
+    if [[ -s $CACHE/lab-failure.log ]]; then cat "$CACHE/lab-failure.log"; else echo "lab: the last up did not fail"; fi
 }
 
 status() {
@@ -168,5 +213,6 @@ case ${1:-} in
 up) up ;;
 down) down ;;
 status) status ;;
-*) echo "usage: lab.sh up|down|status" >&2; exit 2 ;;
+report) report ;;
+*) echo "usage: lab.sh up|down|status|report" >&2; exit 2 ;;
 esac
