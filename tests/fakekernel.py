@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import stat
 
 import pytest
 
@@ -275,18 +276,40 @@ class FakeKernelTree(HostTree):
         self._put(path, " ".join(names))
 
 
-def tree_digest(root, ignore=("/var/lib/hostperf/lock",)):
-    """{path: sha256 and mode} of every file under root: two equal digests mean nothing changed."""
+JOURNAL_DIR = "/var/lib/hostperf"
+
+
+def tree_digest(root, ignore=(JOURNAL_DIR + "/lock",)):
+    """{path: what it is} for every directory, link and file under root: equal digests mean nothing changed.
+
+    Files by sha256, mode and owner; links by their target; directories by mode and owner.
+    """
     digest = {}
     for directory, dirs, names in os.walk(root):
-        for name in names:
+        for name in dirs + names:
             real = os.path.join(directory, name)
             path = real[len(root):]
-            if path in ignore or os.path.islink(real):
+            if path in ignore:
                 continue
-            with open(real, "rb") as handle:
-                digest[path] = (hashlib.sha256(handle.read()).hexdigest(), os.stat(real).st_mode & 0o7777)
+            info = os.lstat(real)
+            if stat.S_ISLNK(info.st_mode):
+                digest[path] = ("link", os.readlink(real), info.st_uid, info.st_gid)
+            elif stat.S_ISDIR(info.st_mode):
+                digest[path] = ("dir", stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
+            elif not stat.S_ISREG(info.st_mode):
+                digest[path] = ("special", stat.S_IFMT(info.st_mode), stat.S_IMODE(info.st_mode), info.st_uid)
+            else:
+                with open(real, "rb") as handle:
+                    digest[path] = (hashlib.sha256(handle.read()).hexdigest(), stat.S_IMODE(info.st_mode),
+                                    info.st_uid, info.st_gid)
     return digest
+
+
+def outside_journal(root, journal_dir=JOURNAL_DIR):
+    """tree_digest without the journal directory, what is below it and the directories made to hold it."""
+    prefix = journal_dir.rstrip("/") + "/"
+    return {path: value for path, value in tree_digest(root).items()
+            if not (path + "/").startswith(prefix) and not (prefix.startswith(path + "/") and value[0] == "dir")}
 
 
 def assert_refused_unchanged(tree, request, words):

@@ -13,7 +13,11 @@ class ModuleDocFragment(object):
     DOCUMENTATION = r"""
 options:
   journal_dir:
-    description: Directory of the host's journal and managed state (mode 0700, files 0600).
+    description:
+      - Directory of the host's journal and managed state (files 0600). Made with mode 0700 when missing.
+      - Rollback writes, as root, what the journal names, so it must be a real directory (no symbolic link in its
+        path) owned by the user running the task and writable by nobody else; a parent others may write must be
+        sticky (as C(/tmp) is). Otherwise the task fails before any change; an existing directory is never chmodded.
     type: path
     default: /var/lib/hostperf
   root:

@@ -14,8 +14,11 @@ short_description: List what hostperf.tuning changed on a host, transaction by t
 version_added: 0.1.0
 description:
   - Reads the host's journal and returns every transaction with when it ran, its label, its state (committed,
-    rolled_back, pending for one a killed run left unfinished, rollback_incomplete, on_trial for one being measured
-    in pairs or whose paired trials were killed) and what it changed.
+    rolled_back, pending for one a killed run left unfinished, rolling_back for a rollback that was killed,
+    rollback_incomplete, on_trial for one being measured in pairs or whose paired trials were killed) and what it
+    changed.
+  - Fails, naming the file, when a journal record or the state file is not one this collection wrote (damaged,
+    a symbolic link, owned or writable by another user), since the journal decides what a rollback writes as root.
   - Also returns the settings the collection currently manages on the host. Changes nothing.
 author:
   - hostperf.tuning engineers (@hostperf)
@@ -49,7 +52,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 transactions:
-  description: Transactions oldest first, each with C(id), C(label), C(created), C(state), C(settings)
+  description: Transactions in the order they were made (by C(sequence), not by the clock), each with C(id),
+    C(sequence), C(label), C(created), C(state), C(settings)
     (identity, before, after) and C(files) (paths it snapshotted).
   returned: always
   type: list
@@ -67,12 +71,12 @@ managed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import JournalError
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import UNFINISHED, JournalError
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import COMMON_OPTIONS, open_journal
 
 
 def _summary(record, full):
-    summary = {key: record.get(key) for key in ("id", "label", "created", "updated", "state", "events")}
+    summary = {key: record.get(key) for key in ("id", "sequence", "label", "created", "updated", "state", "events")}
     summary["settings"] = record["settings"]
     summary["files"] = record["files"] if full else [snap["path"] for snap in record["files"]]
     return summary
@@ -85,15 +89,16 @@ def main():
     wanted = module.params["transaction"]
     try:
         records = journal.transactions()
+        managed = journal.load_state()
     except JournalError as exc:
         module.fail_json(msg=str(exc))
+    interrupted = [record["id"] for record in records if record["state"] in UNFINISHED]
     if wanted:
         records = [record for record in records if record["id"] == wanted]
         if not records:
             module.fail_json(msg="transaction %r: no such transaction on this host" % wanted)
-    interrupted = [record["id"] for record in journal.interrupted()]
     module.exit_json(changed=False, transactions=[_summary(record, bool(wanted)) for record in records],
-                     interrupted=interrupted, managed=journal.load_state())
+                     interrupted=interrupted, managed=managed)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ def tune(tree, journal, params, check_mode=False):
     result = dict(changed=False, transaction=None, settings=[], files=[], notes=[])
     desired, result["notes"] = requested_settings(tree, params)
     engine = Engine(tree, journal)
+    engine.validate(desired)  # a refused setting fails before the journal directory is made or locked
     with journal.lock(create=not check_mode):
         unfinished = journal.interrupted()
         if unfinished and params.get("interrupted", "fail") == "fail":

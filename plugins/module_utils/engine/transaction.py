@@ -20,7 +20,7 @@ import time
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.host import files
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import (
-    COMMITTED, INCOMPLETE, PENDING, ROLLED_BACK, TRIAL)
+    COMMITTED, INCOMPLETE, ROLLED_BACK, ROLLING_BACK, UNFINISHED, JournalError)
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import KINDS, knob_for
 
@@ -116,7 +116,10 @@ class Engine:
             planned_files[self.journal.state_path] = state_text.encode("utf-8")
         file_changes = []
         for path, content in sorted(planned_files.items()):
-            snap = files.snapshot(self.tree, path)
+            try:
+                snap = files.snapshot(self.tree, path)
+            except OSError as exc:
+                raise KnobError("%s: cannot be read to keep its old content: %s" % (path, _reason(exc)))
             if files.content_of(snap) != content:
                 file_changes.append({"path": path, "snapshot": snap, "content": content})
         return changes, file_changes
@@ -138,7 +141,10 @@ class Engine:
         record["settings"] = [{"identity": c["identity"], "before": c["before"], "after": c["after"]}
                               for c in changes if c["changed"] or c.get("side_effect")]
         record["files"] = [f["snapshot"] for f in file_changes]
-        self.journal.save(record)
+        try:
+            self.journal.save(record)
+        except JournalError as exc:
+            raise JournalError("%s; nothing was changed" % exc)
         result["transaction"] = record["id"]
         try:
             self.fault("journaled")
@@ -162,15 +168,16 @@ class Engine:
                                                                            _reason(exc)))
             self.fault("verify")
             self._verify(changes)
+            record["state"] = COMMITTED
+            self.journal.save(record)
         except Exception as exc:  # pylint: disable=broad-except
             record["events"].append("apply failed: %s" % _reason(exc))
             outcome = self._undo(record)
             result["settings"] = outcome["settings"]
             result["failed_setting"] = str(exc)
-            raise TransactionError("apply failed, every change was rolled back%s: %s" % (
-                "" if outcome["complete"] else " INCOMPLETELY (see settings)", _reason(exc)), result)
-        record["state"] = COMMITTED
-        self.journal.save(record)
+            raise TransactionError("apply failed, every change was rolled back%s%s: %s" % (
+                "" if outcome["complete"] else " INCOMPLETELY (see settings)", _journal_note(outcome),
+                _reason(exc)), result)
         self.fault("committed")
         for item in result["settings"]:
             item["status"] = "changed" if item["changed"] else "unchanged"
@@ -191,19 +198,41 @@ class Engine:
 
     # -- rollback ----------------------------------------------------------
     def _undo(self, record):
-        """Put back one transaction's values and files; record the outcome in its journal."""
+        """Put back one transaction's values and files; journal that it began, then how it ended.
+
+        A journal that cannot be saved (a full disk) does not stop the undo: the record stays unfinished on
+        disk, so the next run sees it interrupted and its rollback finds the host already restored.
+        """
+        record["state"] = ROLLING_BACK
+        record["events"].append("rollback began")
+        unsaved = self._save_quietly(record)
         outcome = restore(self.tree, record["settings"], record["files"])
         record["state"] = ROLLED_BACK if outcome["complete"] else INCOMPLETE
         record["events"].append("rolled back" if outcome["complete"] else "rollback incomplete")
         record["rollback"] = outcome["settings"]
-        self.journal.save(record)
+        outcome["journal_error"] = self._save_quietly(record) or unsaved
         return outcome
+
+    def _save_quietly(self, record):
+        try:
+            self.journal.save(record)
+        except JournalError as exc:
+            return str(exc)
+        return None
+
+    def _check_paths(self, record):
+        """A record may name only the files a kind of this collection writes, and the state file."""
+        foreign = [snap["path"] for snap in record["files"]
+                   if snap["path"] != self.journal.state_path and _owner(snap["path"]) is None]
+        if foreign:
+            raise JournalError("journal record %s names %s, which no kind of this collection writes: refusing to "
+                               "roll it back" % (record["id"], ", ".join(sorted(foreign))))
 
     def rollback(self, target="last", check_mode=False):
         """Undo transactions newest first down to target: 'last', 'pristine', 'interrupted' or an id."""
-        records = [r for r in self.journal.transactions() if r["state"] in (COMMITTED, PENDING, INCOMPLETE, TRIAL)]
+        records = [r for r in self.journal.transactions() if r["state"] in (COMMITTED,) + UNFINISHED]
         if target == "interrupted":
-            chosen = [r for r in records if r["state"] in (PENDING, INCOMPLETE, TRIAL)]
+            chosen = [r for r in records if r["state"] in UNFINISHED]
         elif target == "last":
             chosen = records[-1:]
         elif target == "pristine":
@@ -216,8 +245,10 @@ class Engine:
                 raise KnobError("transaction %r: %s" % (target, why))
             chosen = records[ids.index(target):]
         chosen = list(reversed(chosen))
+        for record in chosen:
+            self._check_paths(record)
         result = {"changed": False, "transactions": [r["id"] for r in chosen], "settings": [], "files": [],
-                  "interrupted": [r["id"] for r in records if r["state"] in (PENDING, INCOMPLETE, TRIAL)]}
+                  "interrupted": [r["id"] for r in records if r["state"] in UNFINISHED]}
         for record in chosen:
             pending = [s for s in record["settings"] if not _equal_now(self.tree, s["identity"], s["before"])]
             pending_files = [f for f in record["files"] if not files.matches(self.tree, f)]
@@ -237,6 +268,9 @@ class Engine:
             result["changed"] = True
             if not outcome["complete"]:
                 raise TransactionError("rollback of %s is incomplete (see settings)" % record["id"], result)
+            if outcome["journal_error"]:
+                raise TransactionError("rollback of %s restored every value and file%s" % (
+                    record["id"], _journal_note(outcome)), result)
         return result
 
 
@@ -332,6 +366,13 @@ def _equal_now(tree, identity, value):
         return knob.equal(knob.read(), value)
     except (OSError, KnobError):
         return False
+
+
+def _journal_note(outcome):
+    if not outcome.get("journal_error"):
+        return ""
+    return (", but the journal could not record it (%s): the record still says unfinished; run the rollback "
+            "again once the journal can be written" % outcome["journal_error"])
 
 
 def _reason(exc):

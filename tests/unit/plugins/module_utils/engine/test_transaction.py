@@ -18,7 +18,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api 
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine, TransactionError
 
 from conftest import load_capture
-from fakekernel import FakeKernelTree, tree_digest
+from fakekernel import FakeKernelTree, outside_journal, tree_digest
 
 NVME_QUEUE = "/sys/devices/pci0000:17/0000:18:00.0/nvme/nvme0/nvme0n1/queue"
 DESIRED = {
@@ -107,8 +107,7 @@ def test_kernel_refusal_midway_restores_everything(host):
     with pytest.raises(TransactionError) as failure:
         Engine(tree, journal).apply(DESIRED)
     assert "Invalid argument" in str(failure.value)
-    assert tree_digest(root).keys() - digest.keys() <= {p for p in tree_digest(root) if "/var/lib/hostperf/" in p}
-    assert {p: v for p, v in tree_digest(root).items() if "/var/lib/hostperf/" not in p} == digest
+    assert outside_journal(root) == digest
     assert journal.transactions()[-1]["state"] == ROLLED_BACK
     statuses = {s["identity"]: s["status"] for s in failure.value.result["settings"]}
     assert statuses["sysctl:net.core.somaxconn"] == "restored"
@@ -125,7 +124,7 @@ def test_value_the_kernel_silently_changes_fails_verification(host):
     with pytest.raises(TransactionError) as failure:
         Engine(tree, journal).apply({"block:nvme0n1:nr_requests": 512})
     assert "kept '128' instead of '512'" in str(failure.value)
-    assert {p: v for p, v in tree_digest(root).items() if "/var/lib/hostperf/" not in p} == digest
+    assert outside_journal(root) == digest
 
 
 def test_rollback_last_named_and_pristine(host):
@@ -133,7 +132,7 @@ def test_rollback_last_named_and_pristine(host):
     pristine = tree_digest(root)
     engine = Engine(tree, journal)
     first = engine.apply({"sysctl:vm.swappiness": 10, "block:sda:scheduler": "bfq"})["transaction"]
-    after_first = {p: v for p, v in tree_digest(root).items() if "/var/lib/hostperf/" not in p}
+    after_first = outside_journal(root)
     engine.apply({"sysctl:vm.swappiness": 20, "sysctl:net.core.somaxconn": 1024})
     engine.apply({"block:sda:nr_requests": 32})
     engine.rollback("last")
@@ -141,9 +140,9 @@ def test_rollback_last_named_and_pristine(host):
                      "nr_requests") == "256", "the value before the last transaction (the bfq switch reset it)"
     assert tree.read("/proc/sys/vm/swappiness") == "20"
     engine.rollback(journal.transactions()[1]["id"])
-    assert {p: v for p, v in tree_digest(root).items() if "/var/lib/hostperf/" not in p} == after_first
+    assert outside_journal(root) == after_first
     engine.rollback("pristine")
-    assert {p: v for p, v in tree_digest(root).items() if "/var/lib/hostperf/" not in p} == \
+    assert outside_journal(root) == \
         {p: v for p, v in pristine.items() if "/var/lib/hostperf/" not in p}
     assert [r["state"] for r in journal.transactions()] == [ROLLED_BACK] * 3
     assert engine.rollback("pristine")["changed"] is False
@@ -158,7 +157,7 @@ def test_rollback_restores_nr_requests_that_a_scheduler_switch_resets(host):
     engine.apply({"block:nvme0n1:scheduler": "kyber", "block:nvme0n1:nr_requests": 200})
     engine.rollback("last")
     assert tree.read(NVME_QUEUE + "/nr_requests") == "1023"
-    assert {p: v for p, v in tree_digest(root).items() if "/var/lib/hostperf/" not in p} == digest
+    assert outside_journal(root) == digest
 
 
 def _steps(root):
@@ -176,7 +175,7 @@ def test_crash_at_every_step_is_recovered_exactly(host_root):
         root = host_root(SMALL_HOST) + "-crash-%d" % index
         os.rename(host_root(SMALL_HOST), root)
         tree = FakeKernelTree(root, loadable={"tcp_bbr"})
-        pristine = {p: v for p, v in tree_digest(root).items() if "/var/lib/hostperf/" not in p}
+        pristine = outside_journal(root)
 
         def kill(at, target=step):
             if at == target:
@@ -191,7 +190,7 @@ def test_crash_at_every_step_is_recovered_exactly(host_root):
             assert [r["state"] for r in journal.interrupted()] == [PENDING], step
             Engine(tree, journal).rollback("interrupted")
             assert journal.interrupted() == []
-        assert {p: v for p, v in tree_digest(root).items() if "/var/lib/hostperf/" not in p} == pristine, step
+        assert outside_journal(root) == pristine, step
 
 
 SYSCTL_CHOICES = {
@@ -229,7 +228,7 @@ def test_apply_then_rollback_is_identity(host_root, tmp_path_factory, initial, t
     engine = Engine(tree, Journal(tree))
     engine.apply(request)
     engine.rollback("pristine")
-    assert {p: v for p, v in tree_digest(root).items() if "/var/lib/hostperf/" not in p} == pristine
+    assert outside_journal(root) == pristine
 
 
 def test_congestion_control_bbr_loads_module_and_sets_fq_where_it_exists(host):
@@ -270,7 +269,7 @@ def test_a_scheduler_built_as_a_module_is_loaded_first_and_unloaded_by_rollback(
     for disk in ("sda", "mmcblk0"):
         with open(root + "/sys/block/%s/queue/scheduler" % disk, "w") as handle:
             handle.write("none [mq-deadline]\n")
-    pristine = {p: v for p, v in tree_digest(root).items() if "/var/lib/hostperf/" not in p}
+    pristine = outside_journal(root)
     engine = Engine(tree, Journal(tree))
     result = engine.apply({"block:sda:scheduler": "bfq"})
     assert [s["identity"] for s in result["settings"]] == ["module:bfq", "block:sda:scheduler"]
@@ -278,7 +277,7 @@ def test_a_scheduler_built_as_a_module_is_loaded_first_and_unloaded_by_rollback(
     assert open(root + MODULES_LOAD_FILE).read().splitlines()[-1] == "bfq"
     engine.rollback("last")
     assert "bfq" not in tree.read("/proc/modules")
-    assert {p: v for p, v in tree_digest(root).items() if "/var/lib/hostperf/" not in p} == pristine
+    assert outside_journal(root) == pristine
     with pytest.raises(KnobError, match="no module provides it"):
         Engine(FakeKernelTree(root), Journal(tree)).apply({"block:sda:scheduler": "bfq"})
 
