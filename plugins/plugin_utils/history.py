@@ -17,6 +17,7 @@ import json
 import os
 import sqlite3
 from datetime import datetime, timezone
+from urllib.parse import quote
 
 SCHEMA_VERSION = 1
 OUTCOMES = ("kept", "rolled_back", "unchanged", "checked", "failed", "lost", "not_reached")
@@ -84,7 +85,8 @@ class History:
         directory = os.path.dirname(self.path)
         if readonly:
             try:
-                self.db = sqlite3.connect("file:%s?mode=ro" % self.path, uri=True, timeout=30)
+                # A URI: '?', '#' and '%' in the path must be quoted, or another file opens read-write.
+                self.db = sqlite3.connect("file:%s?mode=ro" % quote(self.path, safe="/"), uri=True, timeout=30)
             except sqlite3.Error as exc:
                 raise HistoryError("history %s: %s" % (self.path, exc))
             return

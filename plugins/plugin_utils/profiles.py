@@ -28,8 +28,34 @@ SECTIONS = ("summary", "extends", "sysctl") + tuple(section.name for section in 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
+MAX_PROFILE_BYTES = 1024 * 1024
+
+
 class ProfileError(ValueError):
     pass
+
+
+class _ProfileLoader(yaml.SafeLoader):
+    """Safe YAML without aliases: a profile has no use for them, and nine nested ones are 9**9 items to plan."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.events.AliasEvent):
+            event = self.peek_event()
+            raise yaml.YAMLError("%s: aliases (*%s) are not allowed in a profile; use extends to share sections"
+                                 % (event.start_mark, event.anchor))
+        return yaml.SafeLoader.compose_node(self, parent, index)
+
+
+def read_profile_file(path):
+    """The profile file's data, or ProfileError: at most 1 MiB of alias-free YAML."""
+    with open(path, "rb") as handle:
+        text = handle.read(MAX_PROFILE_BYTES + 1)
+    if len(text) > MAX_PROFILE_BYTES:
+        raise ProfileError("profile %s: larger than %d bytes" % (path, MAX_PROFILE_BYTES))
+    try:
+        return yaml.load(text, Loader=_ProfileLoader) or {}  # nosec: a SafeLoader
+    except yaml.YAMLError as exc:
+        raise ProfileError("profile %s: %s" % (path, exc))
 
 
 def profile_paths(extra=()):
@@ -53,8 +79,7 @@ def load_profile(name, extra=(), _seen=()):
     for directory in profile_paths(extra):
         path = os.path.join(directory, name + ".yml")
         if os.path.isfile(path):
-            with open(path) as handle:
-                data = yaml.safe_load(handle) or {}
+            data = read_profile_file(path)
             break
     else:
         raise ProfileError("profile %s: not found (available: %s)" % (name, ", ".join(available_profiles(extra))))

@@ -44,6 +44,9 @@ class DiskSuite(Suite):
             self.fail("device %r is not a /dev path" % device)
         if directory and (not os.path.isabs(directory) or "\x00" in directory):
             self.fail("directory %r must be an absolute path" % directory)
+        if directory and ":" in directory:
+            self.fail("directory %r contains ':', which fio reads as a list of files (it would write into each)"
+                      % directory)
         if not _SIZE.match(str(self.params["size"])):
             self.fail("size %r must be a number with an optional K, M or G suffix" % self.params["size"])
         self.params["size"] = str(self.params["size"])

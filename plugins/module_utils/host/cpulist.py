@@ -7,6 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+# The largest CONFIG_NR_CPUS any architecture allows (x86 MAXSMP, powerpc): no kernel numbers a CPU at or beyond
+# it. Checked before a range is expanded, so "0-4294967295" is an error, not a list of four billion numbers.
+MAX_CPUS = 8192
+
 
 class CpuListError(ValueError):
     pass
@@ -41,8 +45,11 @@ def parse_cpulist(text):
 
 def _number(token, text):
     token = token.strip()
-    if not token.isdigit():
+    if not token or not token.isascii() or not token.isdigit():
         raise CpuListError("%r is not a CPU number in CPU list %r" % (token, text))
+    if len(token) > 5 or int(token) >= MAX_CPUS:
+        raise CpuListError("CPU %s in CPU list %r is beyond any kernel's CPU numbers (0..%d)"
+                           % (token, text, MAX_CPUS - 1))
     return int(token)
 
 
@@ -73,6 +80,8 @@ def parse_cpumask(text):
     digits = (text or "").strip().replace(",", "")
     if not digits:
         return []
+    if len(digits.lstrip("0")) > MAX_CPUS // 4:
+        raise CpuListError("CPU mask %r names CPUs beyond any kernel's (0..%d)" % (text[:40] + "...", MAX_CPUS - 1))
     try:
         value = int(digits, 16)
     except ValueError:
@@ -91,6 +100,8 @@ def format_cpumask(cpus, nr_cpus=None):
     """The mask the kernel prints for these CPUs, in comma-separated 32-bit words."""
     value = 0
     for cpu in cpus:
+        if not 0 <= cpu < MAX_CPUS:
+            raise CpuListError("CPU %r is beyond any kernel's CPU numbers (0..%d)" % (cpu, MAX_CPUS - 1))
         value |= 1 << cpu
     width = max(nr_cpus or 0, (max(cpus) + 1) if cpus else 1)
     words = (width + 31) // 32

@@ -15,7 +15,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import 
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 
 SYSCTL_FILE = "/etc/sysctl.d/90-hostperf-tuning.conf"
-_INTEGER = re.compile(r"^-?[0-9]+$")
+_INTEGER = re.compile(r"^-?[0-9]+\Z")
 INT_MAX = 2 ** 31 - 1
 UINT_MAX = 2 ** 32 - 1
 LONG_MAX = 2 ** 63 - 1
@@ -47,6 +47,16 @@ LIMITS = {
     "net.ipv4.ip_local_port_range": (1, 65535),
     "kernel.numa_balancing": (0, 3),
 }
+# Keys the kernel holds in a long or unsigned long (proc_doulongvec_minmax and friends). Every other integer key is
+# checked as the int most sysctls are (proc_dointvec): 2**40 for an int key is refused here, not by the kernel.
+LONG_KEYS = frozenset((
+    "vm.dirty_bytes", "vm.dirty_background_bytes", "vm.overcommit_kbytes", "vm.admin_reserve_kbytes",
+    "vm.user_reserve_kbytes", "vm.mmap_min_addr", "vm.nr_hugepages", "vm.nr_hugepages_mempolicy",
+    "vm.nr_overcommit_hugepages", "kernel.shmmax", "kernel.shmall", "kernel.hung_task_timeout_secs",
+    "kernel.hung_task_check_count", "kernel.threads-max", "fs.file-max", "fs.aio-max-nr", "net.ipv4.tcp_mem",
+    "net.ipv4.udp_mem", "net.sctp.sctp_mem", "net.core.bpf_jit_limit",
+))
+UINT_KEYS = frozenset(("fs.pipe-max-size", "kernel.core_pipe_limit", "fs.nr_open"))
 
 
 def normalise(value):
@@ -79,25 +89,35 @@ class SysctlKnob(Knob):
         return SWITCH_COSTLY if self.name in RESERVATIONS else self.switching
 
     def validate(self, value):
+        items = list(value) if isinstance(value, (list, tuple)) else [value]
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, (int, str)):
+                raise KnobError("sysctl %s: %r is not a number or a string (a list of them for a key of several "
+                                "fields)%s" % (self.name, item, "; YAML reads yes/no/true/false as booleans: write 1 "
+                                               "or 0" if isinstance(item, bool) else ""))
+            if "\n" in str(item) or "\0" in str(item):
+                raise KnobError("sysctl %s: value contains a newline or NUL" % self.name)
         desired = normalise(value)
         real = self.tree.path(self.path)
         if not os.path.isfile(real):
             if os.path.isdir(real):
                 raise KnobError("sysctl %s: is a directory of keys, not a key" % self.name)
             raise KnobError("sysctl %s: unknown key (no %s on this kernel)" % (self.name, self.path))
-        if not os.stat(real).st_mode & 0o222:
+        mode = os.stat(real).st_mode
+        if not mode & 0o222:
             raise KnobError("sysctl %s: read-only key" % self.name)
+        if not mode & 0o444:
+            raise KnobError("sysctl %s: write-only key (an action such as a flush, not a setting): it cannot be "
+                            "read back, verified or restored" % self.name)
         if not desired:
             raise KnobError("sysctl %s: empty value" % self.name)
-        if "\n" in str(value) or "\0" in str(value):
-            raise KnobError("sysctl %s: value contains a newline or NUL" % self.name)
         current = self.read().split()
         fields = desired.split()
         if current and all(_INTEGER.match(field) for field in current):
             if len(fields) != len(current):
                 raise KnobError("sysctl %s: %r has %d field(s); the kernel's value has %d (%s)"
                                 % (self.name, desired, len(fields), len(current), " ".join(current)))
-            low, high = LIMITS.get(self.name, (-LONG_MAX - 1, 2 ** 64 - 1))
+            low, high = integer_range(self.name)
             for field in fields:
                 if not _INTEGER.match(field):
                     raise KnobError("sysctl %s: %r is not an integer" % (self.name, field))
@@ -111,6 +131,17 @@ class SysctlKnob(Knob):
 
     def write(self, value):
         self.tree.write(self.path, value)
+
+
+def integer_range(key):
+    """The values the kernel's type for key can hold: its known limits, else a long's or an int's."""
+    if key in LIMITS:
+        return LIMITS[key]
+    if key in LONG_KEYS:
+        return -LONG_MAX - 1, 2 ** 64 - 1
+    if key in UINT_KEYS:
+        return 0, UINT_MAX
+    return -INT_MAX - 1, INT_MAX
 
 
 def render_sysctl(entries):

@@ -40,6 +40,13 @@ class Plan:
         self.errors = []
 
     def add(self, identity, value, current, reason, risk="low", source="profile"):
+        """Plan a setting; overrides replace what a profile planned, but two selectors may not disagree."""
+        previous = self.entries.get(identity)
+        if previous is not None and source == previous["source"] == "selector" and \
+                str(previous["value"]) != str(value):
+            self.errors.append("%s is asked for twice with different values: %s (%s) and %s (%s); which one is "
+                               "meant?" % (identity, previous["value"], previous["reason"], value, reason))
+            return
         self.entries[identity] = {"identity": identity, "value": value, "current": current, "reason": reason,
                                   "risk": risk, "source": source}
 

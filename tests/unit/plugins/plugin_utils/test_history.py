@@ -115,3 +115,15 @@ def test_check_mode_checks_the_path_and_creates_nothing(tmp_path):
     (tmp_path / "dir.sqlite").mkdir()
     with pytest.raises(HistoryError, match="not a regular file"):
         check_writable(str(tmp_path / "dir.sqlite"))
+
+
+def test_a_read_only_history_whose_path_holds_uri_characters_opens_that_file(tmp_path):
+    """Unquoted, 'h#x.sqlite' opened 'h' read-write (the rest was a URI fragment)."""
+    directory = tmp_path / "runs?mode=rw#x %41"
+    directory.mkdir()
+    path = str(directory / "h#1.sqlite")
+    History(path).start_run("run-1")
+    assert History(path, readonly=True).query("SELECT id FROM runs") == [{"id": "run-1"}]
+    with pytest.raises(HistoryError, match="readonly"):
+        History(path, readonly=True).query("DELETE FROM runs")
+    assert sorted(os.listdir(str(tmp_path))) == ["runs?mode=rw#x %41"]

@@ -166,3 +166,14 @@ def test_a_bad_ring_amount_in_a_profile_is_an_error_of_the_plan(facts):
     assert "profile nic rings rx: 'lots' is not a number, max, a percentage or a fraction" in plan["errors"]
     assert "profile nic rings tx: 1.5 is not a number, max, a percentage or a fraction" in plan["errors"]
     assert not any(identity.startswith("nic:") for identity in plan["settings"])
+
+
+def test_a_profile_with_aliases_or_too_large_is_refused_before_it_is_planned(tmp_path):
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        "%s: &%s [%s]\n" % (chr(98 + i), chr(98 + i), ", ".join(["*" + chr(97 + i)] * 9)) for i in range(8))
+    (tmp_path / "bomb.yml").write_text("summary: nine nested aliases\nsysctl:\n  " + bomb.replace("\n", "\n  "))
+    with pytest.raises(ProfileError, match=r"aliases \(\*a\) are not allowed in a profile; use extends"):
+        load_profile("bomb", [str(tmp_path)])
+    (tmp_path / "huge.yml").write_text("summary: " + "x" * (1024 * 1024) + "\n")
+    with pytest.raises(ProfileError, match="larger than 1048576 bytes"):
+        load_profile("huge", [str(tmp_path)])

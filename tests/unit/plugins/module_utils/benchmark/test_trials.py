@@ -187,6 +187,7 @@ def test_disk_test_file_is_removed_and_device_needs_permission(proc):
     ([dict(type="disk", device="/dev/sda")], {}, "read directly only with allow_device: true"),
     ([dict(type="disk")], {}, "give exactly one of directory"),
     ([dict(type="disk", directory="tmp")], {}, "must be an absolute path"),
+    ([dict(type="disk", directory="/srv/a:/etc/passwd")], {}, "which fio reads as a list of files"),
     ([dict(type="disk", directory="/tmp", size="lots")], {}, "size 'lots' must be a number"),
     ([dict(type="disk", device="/etc/passwd", allow_device=True)], {}, "is not a /dev path"),
     ([dict(type="latency", peer="hub", protocol="sctp")], {}, "protocol must be one of tcp, udp"),

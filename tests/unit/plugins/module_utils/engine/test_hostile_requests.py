@@ -1,6 +1,7 @@
 """Requests an adversarial review found wrong-footing tune or the planner: each is refused clearly, or means one thing."""
 
 import json
+import os
 
 import pytest
 
@@ -37,6 +38,15 @@ def facts(dc):
     ({"block:nvme0n1:read_ahead_kb": "\u00b2"}, ["read_ahead_kb", "non-negative integer"]),
     ({"nic:eno1:rings:rx": "inf%"}, ["rings rx", "a number, max, a percentage or a fraction"]),
     ({"sysctl:": 1}, ["setting 'sysctl:': expected sysctl:KEY"]),
+    # an int key without known limits holds an int, not a long
+    ({"sysctl:vm.min_free_kbytes": 2 ** 40}, ["vm.min_free_kbytes", "out of the kernel's range -2147483648..2147483647"]),
+    ({"sysctl:vm.swappiness": True}, ["vm.swappiness", "YAML reads yes/no/true/false as booleans"]),
+    ({"sysctl:vm.swappiness": {"a": 1}}, ["vm.swappiness", "is not a number or a string"]),
+    ({"sysctl:vm.swappiness": 10.5}, ["vm.swappiness", "is not a number or a string"]),
+    ({"sysctl:net.ipv4.tcp_congestion_control": ["bbr\x00"]}, ["tcp_congestion_control", "newline or NUL"]),
+    ({"sysctl:net.ipv4.tcp_rmem": ["4096", "87380\n", "6291456"]}, ["tcp_rmem", "newline or NUL"]),
+    # ranges are bounded before they are expanded
+    ({"nic:eno1:rps": "0-4294967295"}, ["nic eno1: rps", "CPU 4294967295", "beyond any kernel's CPU numbers"]),
 ])
 def test_refused_with_the_setting_named_and_nothing_changed(dc, settings, words):
     assert_refused_unchanged(dc, {"settings": settings}, words)
@@ -80,3 +90,23 @@ def test_the_planner_reports_bad_requests_as_errors_instead_of_crashing(facts, s
 def test_a_direct_call_with_selectors_of_the_wrong_shape_is_refused_by_name(dc, request_, words):
     """The module validates its options; module_api.tune() is also called directly (tests, other modules)."""
     assert_refused_unchanged(dc, request_, words)
+
+
+@pytest.mark.parametrize("request_, words", [
+    ({"block": [{"device": "nvme0n1", "nr_requests": 64}, {"device": "nvme0n1", "nr_requests": 128}]},
+     ["block:nvme0n1:nr_requests is asked for twice with different values: 64 (block[0]", "128 (block[1]"]),
+    ({"nic": [{"interface": "eno1", "mtu": 1400}, {"driver": "igb", "mtu": 9000}]},
+     ["nic:eno1:mtu is asked for twice with different values: 1400 (nic[0]", "9000 (nic[1]"]),
+])
+def test_two_selectors_that_disagree_on_one_setting_are_refused(dc, request_, words):
+    assert_refused_unchanged(dc, request_, words)
+
+
+def test_a_write_only_key_is_an_action_not_a_setting(dc):
+    flush = dc.path("/proc/sys/net/ipv4/route/flush")
+    os.makedirs(os.path.dirname(flush))
+    with open(flush, "w") as handle:
+        handle.write("")
+    os.chmod(flush, 0o200)
+    assert_refused_unchanged(dc, {"settings": {"sysctl:net.ipv4.route.flush": 1}},
+                             ["net.ipv4.route.flush", "write-only key", "cannot be read back, verified or restored"])
