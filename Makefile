@@ -15,7 +15,7 @@ LAB_TESTS := $(if $(filter 0,$(HOSTPERF_LAB)),,molecule-lab)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(BUILD)
 export ANSIBLE_LOCAL_TEMP := $(CURDIR)/$(BUILD)/tmp
 
-.PHONY: test deps lab-deps unit integration molecule molecule-lab lab lab-up lab-down sanity lint collection build galaxy detect fixtures perf perf-tune perf-plan perf-gate golden lock clean
+.PHONY: test deps lab-deps unit fuzz integration molecule molecule-lab lab lab-up lab-down sanity lint collection build galaxy detect fixtures perf perf-tune perf-plan perf-gate golden lock clean
 
 test: unit integration sanity lint galaxy molecule $(LAB_TESTS)
 
@@ -45,6 +45,12 @@ collection: deps
 
 unit: deps
 	$(BIN)/pytest -q tests/unit
+
+# The module fuzzer at length (make unit runs it with HOSTPERF_FUZZ_EXAMPLES=60 per target), with its figures:
+# how many inputs took each path. HOSTPERF_FUZZ_RANDOM=1 draws new inputs instead of the fixed sequence.
+fuzz: deps
+	HOSTPERF_FUZZ_EXAMPLES=$${HOSTPERF_FUZZ_EXAMPLES:-500} $(BIN)/pytest -q -p no:cacheprovider \
+	  --hypothesis-show-statistics tests/unit/plugins/modules/test_fuzz_modules.py
 
 # The real kernel, as root: a network namespace, a loop device, one vm.* key put back (skips when not root).
 integration: deps

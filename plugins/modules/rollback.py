@@ -31,6 +31,17 @@ options:
         undoes that transaction and every newer one.
     type: str
     default: last
+  forget:
+    description:
+      - Settings (identities such as C(block:sdb:read_ahead_kb)) whose device is gone from the host, a disk pulled
+        or a NIC removed, so their value cannot be written back. They are reported with C(status) forgotten and
+        recorded in the journal, and the rest of the transaction completes instead of staying
+        C(rollback_incomplete) forever. The persistence files are restored as always.
+      - A setting whose device is still present, or that the rolled-back transactions do not hold, fails the task
+        before any change.
+    type: list
+    elements: str
+    default: []
 seealso:
   - module: hostperf.tuning.tune
   - module: hostperf.tuning.journal_info
@@ -54,6 +65,12 @@ EXAMPLES = r"""
 - name: Undo a named transaction and everything after it
   hostperf.tuning.rollback:
     target: 20261122T194501.123456Z-1a2b3c4d
+
+- name: Finish a rollback left incomplete because a tuned disk was removed
+  hostperf.tuning.rollback:
+    target: interrupted
+    forget:
+      - block:sdb:read_ahead_kb
 """
 
 RETURN = r"""
@@ -63,7 +80,8 @@ transactions:
   type: list
   elements: str
 settings:
-  description: Each setting restored, with C(status) restored or failed and the C(error) when it failed.
+  description: Each setting restored, with C(status) restored, failed or forgotten and the C(error) when it failed
+    (or why it was forgotten).
   returned: always
   type: list
   elements: dict
@@ -86,13 +104,15 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(target=dict(type="str", default="last"), **COMMON_OPTIONS),
+    module = AnsibleModule(argument_spec=dict(target=dict(type="str", default="last"),
+                                              forget=dict(type="list", elements="str", default=[]), **COMMON_OPTIONS),
                            supports_check_mode=True)
     tree, journal = open_journal(module.params)
 
     def roll_back():
-        with journal.lock(create=not module.check_mode):
-            return Engine(tree, journal).rollback(module.params["target"], module.check_mode)
+        # A host without a journal has nothing to roll back: the directory is not made for that.
+        with journal.lock(create=not module.check_mode and journal.exists()):
+            return Engine(tree, journal).rollback(module.params["target"], module.check_mode, module.params["forget"])
     finish(module, roll_back, dict(changed=False, transactions=[], settings=[], files=[], interrupted=[]))
 
 

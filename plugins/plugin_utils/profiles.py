@@ -105,8 +105,9 @@ def merge(base, override):
     for key, value in override.items():
         if value is None:
             result.pop(key, None)
-        elif isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = merge(result[key], value)
+        elif isinstance(value, dict):
+            # A null nested in a section the parent lacks removes nothing; it must not reach the rules either.
+            result[key] = merge(result[key] if isinstance(result.get(key), dict) else {}, value)
         else:
             result[key] = value
     return result

@@ -40,6 +40,7 @@ STATES = (PENDING, COMMITTED, ROLLED_BACK, INCOMPLETE, TRIAL, ROLLING_BACK)
 UNFINISHED = (PENDING, INCOMPLETE, TRIAL, ROLLING_BACK)
 _TRANSACTION_FILE = re.compile(r"^(\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{8})\.json$")
 MAX_RECORD_BYTES = 64 * 1024 * 1024
+VOLATILE = ("proc", "sys", "dev", "run")
 
 
 class JournalError(Exception):
@@ -67,6 +68,9 @@ class Journal:
         parts = [part for part in path.split("/") if part]
         if not parts or any(part in (".", "..") for part in parts):
             raise JournalError("journal_dir %r: must name a directory of its own below / without . or .." % (path,))
+        if parts[0] in VOLATILE:
+            raise JournalError("journal_dir %s: /%s is a kernel or memory filesystem; the journal must survive a "
+                               "reboot to put the host back" % (path, parts[0]))
         missing, current = [], ""
         for index, part in enumerate(parts):
             current += "/" + part
@@ -109,6 +113,10 @@ class Journal:
                 self._check_directory(directory, os.lstat(real), own=True)
                 continue
             os.chmod(real, 0o700)  # ours, just made: umask does not decide its mode
+
+    def exists(self):
+        """Whether a journal is here (its transactions directory), not only a directory of that name."""
+        return os.path.lexists(self.tree.path(self.transactions_dir))
 
     def check_writable(self):
         """Fail before any change when this process could not write the journal (not root, say)."""

@@ -83,7 +83,11 @@ class Engine:
             for identity, entry in sorted(state.items()):
                 if identity.split(":", 1)[0] == kind.kind:
                     entries.append((knob_for(self.tree, identity), entry["value"], entry.get("data", {})))
-            for path, text in kind.persistence.render_files(entries).items():
+            try:
+                rendered_files = kind.persistence.render_files(entries)
+            except ValueError as exc:  # the format's own escaping function refused a value
+                raise KnobError(str(exc))
+            for path, text in rendered_files.items():
                 rendered[path] = text.encode("utf-8") if text is not None else None
         return rendered
 
@@ -197,7 +201,7 @@ class Engine:
                 raise KnobError("%s: the kernel kept %r instead of %r" % (change["identity"], now, change["after"]))
 
     # -- rollback ----------------------------------------------------------
-    def _undo(self, record):
+    def _undo(self, record, forget=()):
         """Put back one transaction's values and files; journal that it began, then how it ended.
 
         A journal that cannot be saved (a full disk) does not stop the undo: the record stays unfinished on
@@ -206,7 +210,10 @@ class Engine:
         record["state"] = ROLLING_BACK
         record["events"].append("rollback began")
         unsaved = self._save_quietly(record)
-        outcome = restore(self.tree, record["settings"], record["files"])
+        outcome = restore(self.tree, record["settings"], record["files"], forget=forget)
+        for item in outcome["settings"]:
+            if item["status"] == "forgotten":
+                record["events"].append("forgot %s: %s" % (item["identity"], item["error"]))
         record["state"] = ROLLED_BACK if outcome["complete"] else INCOMPLETE
         record["events"].append("rolled back" if outcome["complete"] else "rollback incomplete")
         record["rollback"] = outcome["settings"]
@@ -220,6 +227,19 @@ class Engine:
             return str(exc)
         return None
 
+    def _check_forget(self, forget, records):
+        """KnobError unless every setting to forget is in these transactions and its device is really gone."""
+        named = set(setting["identity"] for record in records for setting in record["settings"])
+        problems = []
+        for identity in forget:
+            if identity not in named:
+                problems.append("%s: not a setting of the transaction(s) being rolled back" % identity)
+                continue
+            if not vanished(self.tree, identity):
+                problems.append("%s: is present on this host, so it is rolled back, not forgotten" % identity)
+        if problems:
+            raise KnobError("forget: %s" % "; ".join(problems))
+
     def _check_paths(self, record):
         """A record may name only the files a kind of this collection writes, and the state file."""
         foreign = [snap["path"] for snap in record["files"]
@@ -228,8 +248,12 @@ class Engine:
             raise JournalError("journal record %s names %s, which no kind of this collection writes: refusing to "
                                "roll it back" % (record["id"], ", ".join(sorted(foreign))))
 
-    def rollback(self, target="last", check_mode=False):
-        """Undo transactions newest first down to target: 'last', 'pristine', 'interrupted' or an id."""
+    def rollback(self, target="last", check_mode=False, forget=()):
+        """Undo transactions newest first down to target: 'last', 'pristine', 'interrupted' or an id.
+
+        forget names settings whose device is gone (a disk pulled, a NIC removed): they are reported as
+        forgotten instead of leaving the transaction incomplete forever. A setting still present is refused.
+        """
         records = [r for r in self.journal.transactions() if r["state"] in (COMMITTED,) + UNFINISHED]
         if target == "interrupted":
             chosen = [r for r in records if r["state"] in UNFINISHED]
@@ -247,6 +271,7 @@ class Engine:
         chosen = list(reversed(chosen))
         for record in chosen:
             self._check_paths(record)
+        self._check_forget(forget, chosen)
         result = {"changed": False, "transactions": [r["id"] for r in chosen], "settings": [], "files": [],
                   "interrupted": [r["id"] for r in records if r["state"] in UNFINISHED]}
         for record in chosen:
@@ -261,7 +286,7 @@ class Engine:
                 result["settings"].extend({"identity": s["identity"], "before": s["after"], "after": s["before"],
                                            "transaction": record["id"]} for s in pending)
                 continue
-            outcome = self._undo(record)
+            outcome = self._undo(record, forget)
             for item in outcome["settings"]:
                 item["transaction"] = record["id"]
             result["settings"].extend(outcome["settings"])
@@ -274,15 +299,19 @@ class Engine:
         return result
 
 
-def restore(tree, settings, snapshots, passes=2):
+def restore(tree, settings, snapshots, passes=2, forget=()):
     """Write back every 'before' value in dependency order, then the files; verify.
 
     Two passes: a value that a later write resets (nr_requests after a
-    scheduler switch) is written again.
+    scheduler switch) is written again. A setting in forget whose device is gone is reported as forgotten.
     """
     knobs = []
     outcome = {"complete": True, "settings": []}
     for setting in settings:
+        gone = vanished(tree, setting["identity"]) if setting["identity"] in forget else None
+        if gone:
+            outcome["settings"].append({"identity": setting["identity"], "status": "forgotten", "error": gone})
+            continue
         try:
             knobs.append((knob_for(tree, setting["identity"]), setting))
         except KnobError as exc:
@@ -321,6 +350,15 @@ def restore(tree, settings, snapshots, passes=2):
             outcome["complete"] = False
     outcome["hooks"] = after_files_changed(tree, restored)
     return outcome
+
+
+def vanished(tree, identity):
+    """Why the setting's device is gone (it cannot be named or read any more), or None while it is there."""
+    try:
+        knob_for(tree, identity).read()
+    except (KnobError, OSError) as exc:
+        return _reason(exc)
+    return None
 
 
 def _owner(path):

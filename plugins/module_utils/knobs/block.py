@@ -15,6 +15,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import 
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.sysfs import parse_choice
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence, SWITCH_CHEAP
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
+from ansible_collections.hostperf.tuning.plugins.module_utils.host import udev
 
 UDEV_RULES_FILE = "/etc/udev/rules.d/90-hostperf-tuning-block.rules"
 # attribute -> (lowest, highest) for integers, or None for the scheduler
@@ -107,18 +108,16 @@ class BlockQueueKnob(Knob):
         """The udev match that finds this disk again after a reboot, whatever its name."""
         dev = self.tree.read("/sys/block/%s/dev" % self.device)
         props = udev_properties(self.tree, "b", dev) if dev else {}
+        # An id udev would not read literally (a serial with a quote, a newline or a *) is passed over, not escaped.
         for key in _UDEV_IDS:
-            if props.get(key):
-                return {"match": 'ENV{%s}=="%s"' % (key, _escape(props[key]))}
+            if props.get(key) and udev.is_literal(props[key]):
+                return {"match": 'ENV{%s}=="%s"' % (key, props[key])}
         for attr in ("wwid", "serial"):
             value, level = disk_attribute(self.tree, "/sys/block/" + self.device, attr)
-            if value:
-                return {"match": '%s{%s}=="%s"' % (level, attr, _escape(value))}
-        return {"match": 'KERNEL=="%s"' % self.device, "warning": "no stable id: matched by kernel name"}
-
-
-def _escape(value):
-    return value.replace("\\", "\\\\").replace('"', '\\"')
+            if value and udev.is_literal(value):
+                return {"match": '%s{%s}=="%s"' % (level, attr, value)}
+        return {"match": 'KERNEL=="%s"' % udev.literal(self.device, "disk name", spaces=False),
+                "warning": "no stable id: matched by kernel name"}
 
 
 def render_udev(entries):
@@ -130,7 +129,8 @@ def render_udev(entries):
     lines = [HEADER.rstrip("\n")]
     for (device, match), settings in sorted(by_device.items()):
         settings.sort(key=lambda item: (item[0].order, item[0].attribute))
-        assigns = ", ".join('ATTR{queue/%s}="%s"' % (knob.attribute, value) for knob, value in settings)
+        assigns = ", ".join('ATTR{queue/%s}="%s"' % (knob.attribute, udev.literal(value, knob.identity, spaces=False))
+                            for knob, value in settings)
         lines.append("# %s" % device)
         lines.append('ACTION=="add|change", SUBSYSTEM=="block", ENV{DEVTYPE}=="disk", %s, %s' % (match, assigns))
     return "\n".join(lines) + "\n"

@@ -19,16 +19,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
-
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.pci import udev_properties
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, interface
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
+from ansible_collections.hostperf.tuning.plugins.module_utils.host import udev
 
 UDEV_RULES_FILE = "/etc/udev/rules.d/90-hostperf-tuning-net.rules"
 # What a udev match reads as something else than itself: quotes and escapes, glob and alternation, substitutions.
-_UDEV_SPECIAL = re.compile(r'["\\*?\[\]|${}%\x00-\x20\x7f-\U0010ffff]')
 NET_DIR = "/sys/class/net"
 ADDR_PERMANENT = "0"
 
@@ -56,7 +54,7 @@ class NicKnob(Knob):
             interface(fields["interface"])
         except InvalidName as exc:
             raise KnobError(str(exc))
-        if _UDEV_SPECIAL.search(fields["interface"]):
+        if not udev.is_literal(fields["interface"], spaces=False):
             # The kernel allows such names; a udev rule would match them as a pattern or run what follows a quote.
             raise KnobError("interface %r: a udev rule cannot match this name literally (it holds one of "
                             "\" \\ * ? [ ] | $ { } %% or a non-ASCII or control character)" % (fields["interface"],))
@@ -100,11 +98,11 @@ class NicKnob(Knob):
         ifindex = self.tree.read(self.base + "/ifindex")
         path = udev_properties(self.tree, "n", ifindex).get("ID_PATH") if ifindex else None
         if self.tree.exists(self.base + "/device") and mac and permanent:
-            match = 'DRIVERS=="?*", ATTR{address}=="%s"' % mac
+            match = 'DRIVERS=="?*", ATTR{address}=="%s"' % udev.literal(mac, "MAC address", spaces=False)
             # A queue's own event: its interface is a parent.
             return {"match": match, "queue_match": match.replace("ATTR{", "ATTRS{")}
         by_name = 'KERNELS=="%s"' % self.interface
-        if path and not _UDEV_SPECIAL.search(path):
+        if path and udev.is_literal(path, spaces=False):
             return {"match": 'ENV{ID_PATH}=="%s"' % path, "queue_match": by_name}
         return {"match": 'KERNEL=="%s"' % self.interface, "queue_match": by_name,
                 "warning": "no stable id: matched by interface name"}

@@ -12,6 +12,7 @@ import json
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError, SWITCH_CHEAP
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic import NicKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.values import non_negative_integer
+from ansible_collections.hostperf.tuning.plugins.module_utils.host import udev
 
 ATTRIBUTES = {"mtu": "mtu", "txqueuelen": "tx_queue_len"}
 UINT_MAX = 2 ** 32 - 1
@@ -53,4 +54,4 @@ class NicAttributeKnob(NicKnob):
         self.tree.write(self.path, value)
 
     def udev(self, value, data):
-        return ['ATTR{%s}="%s"' % (ATTRIBUTES[self.setting], value)], None, []
+        return ['ATTR{%s}="%s"' % (ATTRIBUTES[self.setting], udev.literal(value, self.identity, spaces=False))], None, []

@@ -19,6 +19,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.host import ethtoo
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic import NicKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.values import ON_OFF, non_negative_integer, on_off
+from ansible_collections.hostperf.tuning.plugins.module_utils.host import udev
 
 ETHTOOL = "/usr/sbin/ethtool"
 # ethtool's short names for the offload groups -k prints by their long names.
@@ -51,7 +52,8 @@ class NicEthtoolKnob(NicKnob):
         self.tree.run_checked(["ethtool", FLAGS[self.setting][1], self.interface, self.parameter, value])
 
     def udev(self, value, data):
-        return [], (ETHTOOL, FLAGS[self.setting][1], "%s %s" % (self.parameter, value)), []
+        words = [udev.literal(word, self.identity, spaces=False) for word in (self.parameter, value)]
+        return [], (ETHTOOL, FLAGS[self.setting][1], " ".join(words)), []
 
 
 class NicSizeKnob(NicEthtoolKnob):

@@ -19,6 +19,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import 
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpus import cpu_set, possible_cpu_count
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic import NicKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.values import pairs_of, uniform_or_pairs
+from ansible_collections.hostperf.tuning.plugins.module_utils.host import udev
 
 QUEUES = {"rps": re.compile(r"^rx-\d{1,5}$"), "xps": re.compile(r"^tx-\d{1,5}$")}
 
@@ -84,7 +85,9 @@ class NicQueueKnob(NicKnob):
         prefix = "rx-" if self.setting == "rps" else "tx-"
         masks = pairs_of(value, [self.parameter or prefix + "*"])
         return [], None, ['ACTION=="add", SUBSYSTEM=="queues", KERNEL=="%s", %s, ATTR{%s_cpus}="%s"' % (
-            queue, data.get("queue_match"), self.setting, format_cpumask(_cpus(masks[queue])))
+            prefix + "*" if queue == prefix + "*" else udev.literal(queue, self.identity, spaces=False),
+            data.get("queue_match"), self.setting,
+            format_cpumask(_cpus(masks[queue])))
             for queue in sorted(masks, key=_queue_index)]
 
 

@@ -17,7 +17,7 @@ import re
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, KnobError
 
-_PLAIN = re.compile(r"^[A-Za-z0-9_.,:@+=/*\[\]-]+$")
+_PLAIN = re.compile(r"^[A-Za-z0-9_.,:@+=/*\[\]-]+\Z")
 
 
 def tmpfiles_write(path, argument):

@@ -177,3 +177,11 @@ def test_a_profile_with_aliases_or_too_large_is_refused_before_it_is_planned(tmp
     (tmp_path / "huge.yml").write_text("summary: " + "x" * (1024 * 1024) + "\n")
     with pytest.raises(ProfileError, match="larger than 1048576 bytes"):
         load_profile("huge", [str(tmp_path)])
+
+
+def test_a_null_in_a_section_no_parent_sets_removes_nothing_and_reaches_no_rule(tmp_path, facts):
+    """Found by the module fuzzer: {tcp_buffers: {memory_share: null}} without a parent raised TypeError."""
+    (tmp_path / "nulls.yml").write_text("tcp_buffers: {memory_share: null, target_rtt_ms: null}\n")
+    profile = load_profile("nulls", [str(tmp_path)])
+    assert profile == {"tcp_buffers": {}}
+    assert plan_for_host(facts("dc-2socket"), profile)["errors"] == []

@@ -397,3 +397,46 @@ def test_a_persistence_path_that_is_a_fifo_is_refused_before_any_change(small):
     with pytest.raises(KnobError, match="%s: cannot be read to keep its old content: not a regular file" % SYSCTL_FILE):
         tune(tree, Journal(tree), {"settings": {"sysctl:vm.swappiness": 10}})
     assert outside_journal(root) == before and tree.writes == []
+
+
+@pytest.mark.parametrize("journal_dir", ["/proc/sys", "/sys/kernel", "/dev/shm/hostperf", "/run/hostperf"])
+def test_a_journal_on_a_kernel_or_memory_filesystem_is_refused(small, journal_dir):
+    tree, root = small
+    before = tree_digest(root)
+    with pytest.raises(JournalError, match="is a kernel or memory filesystem; the journal must survive a reboot"):
+        tune(tree, Journal(tree, journal_dir), {"settings": REQUEST})
+    assert tree_digest(root) == before
+
+
+def test_a_rollback_where_no_journal_is_makes_none(small):
+    tree, root = small
+    os.makedirs(root + "/srv/empty")
+    before = tree_digest(root)
+    journal = Journal(tree, "/srv/empty")
+    assert not journal.exists()
+    with journal.lock(create=journal.exists()):
+        assert Engine(tree, journal).rollback("pristine")["changed"] is False
+    assert tree_digest(root) == before
+
+
+def test_a_vanished_disk_is_forgotten_explicitly_and_a_present_one_is_not(host_root):
+    root = host_root("dc-2socket")
+    tree = FakeKernelTree(root)
+    engine = Engine(tree, Journal(tree))
+    engine.apply({"block:sda:read_ahead_kb": 1024, "sysctl:vm.swappiness": 10})
+    sda = os.path.realpath(root + "/sys/block/sda")
+    os.unlink(root + "/sys/block/sda")
+    with pytest.raises(TransactionError, match="incomplete"):
+        engine.rollback("last")
+    assert tree.read("/proc/sys/vm/swappiness") == "60", "what could be restored was"
+    with pytest.raises(KnobError, match="forget: sysctl:vm.swappiness: is present on this host"):
+        engine.rollback("interrupted", forget=["sysctl:vm.swappiness"])
+    with pytest.raises(KnobError, match="forget: block:sdb:nr_requests: not a setting of the transaction"):
+        engine.rollback("interrupted", forget=["block:sdb:nr_requests"])
+    result = engine.rollback("interrupted", forget=["block:sda:read_ahead_kb"])
+    assert [item["status"] for item in result["settings"] if item["identity"] == "block:sda:read_ahead_kb"] == [
+        "forgotten"]
+    record = Journal(tree).transactions()[-1]
+    assert record["state"] == ROLLED_BACK and any(event.startswith("forgot block:sda:read_ahead_kb")
+                                                  for event in record["events"])
+    assert not os.path.exists(root + UDEV_RULES_FILE) and os.path.isdir(sda)

@@ -110,3 +110,32 @@ def test_a_write_only_key_is_an_action_not_a_setting(dc):
     os.chmod(flush, 0o200)
     assert_refused_unchanged(dc, {"settings": {"sysctl:net.ipv4.route.flush": 1}},
                              ["net.ipv4.route.flush", "write-only key", "cannot be read back, verified or restored"])
+
+
+def test_a_disk_id_udev_would_not_read_literally_is_passed_over_not_escaped(dc):
+    """A serial holding a quote, a glob or a newline would match other disks or end the rule: the next id is used."""
+    dev = dc.read("/sys/block/sda/dev")
+    data = dc.path("/run/udev/data/b%s" % dev)
+    with open(data) as handle:
+        lines = [line for line in handle.read().splitlines() if line.startswith("E:")]
+    with open(data, "w") as handle:
+        handle.write("".join('%s"*,NAME="x\n' % line for line in lines))
+    for attr in ("wwid", "serial"):
+        for path in ("/sys/block/sda/" + attr, "/sys/block/sda/device/" + attr):
+            if dc.exists(path):
+                with open(dc.path(path), "w") as handle:
+                    handle.write("abc\nACTION==\"add\", RUN+=\"/bin/sh\"\n")
+    result = tune(dc, Journal(dc), {"settings": {"block:sda:read_ahead_kb": 256}}, check_mode=True)
+    rules = [item["after"] for item in result["files"] if item["path"].endswith("-block.rules")][0]
+    assert 'KERNEL=="sda", ATTR{queue/read_ahead_kb}="256"' in rules
+    assert "RUN" not in rules and "NAME" not in rules and len(rules.splitlines()) == 3
+
+
+def test_one_function_decides_what_a_udev_rule_may_hold():
+    from ansible_collections.hostperf.tuning.plugins.module_utils.host import udev
+    assert udev.literal("t10.ATA  SAMSUNG 123", "wwid") == "t10.ATA  SAMSUNG 123"
+    for text in ['a"b', "a\\b", "a*", "a?", "[a]", "a|b", "$name", "%k", "{x}", "a\nb", "\x00", "\u00e9", ""]:
+        with pytest.raises(udev.UdevValueError, match="cannot be written into a udev rule literally"):
+            udev.literal(text, "value")
+    with pytest.raises(udev.UdevValueError, match="a space"):
+        udev.literal("rx 4096", "argument", spaces=False)
