@@ -29,7 +29,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic_ethtool 
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import SCHEDULER_MODULES
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import tune
 
-_INTEGERS = re.compile(r"^-?\d+(\s+-?\d+)*$")
+_INTEGERS = re.compile(r"^-?[0-9]+([ \t]+-?[0-9]+)*\Z")  # the kernel parses ASCII digits only
 NR_REQUESTS_AFTER_SWITCH = "256"
 ETHTOOL_QUERY = {"-G": "-g", "-L": "-l", "-K": "-k", "-C": "-c"}
 SECTION_LABELS = {"rx": "RX", "tx": "TX", "rx-mini": "RX Mini", "rx-jumbo": "RX Jumbo", "combined": "Combined",
