@@ -1,7 +1,10 @@
 """A fixture tree that answers writes the way the kernel does.
 
 Choice files (the I/O scheduler) accept only an offered choice and move the
-brackets; a scheduler switch resets nr_requests as blk-mq does; integer files
+brackets; nr_requests behaves as blk-mq's: a scheduler switch resets it (to
+the hardware tag depth without a scheduler, to twice that up to 256 with one),
+a write above the limit (2048 with a scheduler, the tag depth without) is
+refused and one below 4 reads 4; integer files
 refuse non-integers; tcp_congestion_control accepts only an available
 algorithm; modprobe loads, unloads and dry-runs modules of a configured set.
 ethtool answers from the capture's recorded output and changes it the way
@@ -26,7 +29,8 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree impo
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import Journal
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic_ethtool import FEATURE_ALIASES
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import SCHEDULER_MODULES
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.block import tag_depth
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import MAX_SCHED_RQ, SCHEDULER_MODULES
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import tune
 
 _INTEGERS = re.compile(r"^-?[0-9]+([ \t]+-?[0-9]+)*\Z")  # the kernel parses ASCII digits only
@@ -67,7 +71,11 @@ class FakeKernelTree(HostTree):
                 raise _refused(path, errno.EINVAL)
             text = " ".join("[%s]" % option if option == value else option for option in options)
             if path.endswith("/queue/scheduler") and value != (re.search(r"\[(\S+)\]", current) or [None, None])[1]:
-                self._put(path.rsplit("/", 1)[0] + "/nr_requests", NR_REQUESTS_AFTER_SWITCH)
+                self._put(path.rsplit("/", 1)[0] + "/nr_requests", self._nr_requests_after_switch(path, value))
+        elif path.endswith("/queue/nr_requests"):
+            if not _INTEGERS.match(value.strip()) or int(value) > self._nr_requests_limit(path):
+                raise _refused(path, errno.EINVAL)
+            text = str(max(4, int(value)))  # BLKDEV_MIN_RQ
         elif path.endswith("tcp_congestion_control"):
             available = (self.read("/proc/sys/net/ipv4/tcp_available_congestion_control") or "").split()
             if value not in available:
@@ -81,6 +89,23 @@ class FakeKernelTree(HostTree):
             text = value
         self.writes.append((path, value))
         self._put(path, text)
+
+    def _tags(self, queue_path):
+        """The hardware tag depth of the disk whose queue file this is, or None where the fixture has none."""
+        return tag_depth(self, queue_path.split("/")[3])
+
+    def _nr_requests_after_switch(self, path, scheduler):
+        tags = self._tags(path)
+        if tags is None:
+            return NR_REQUESTS_AFTER_SWITCH
+        return str(tags if scheduler == "none" else 2 * min(tags, 128))
+
+    def _nr_requests_limit(self, path):
+        scheduler = re.search(r"\[(\S+)\]", self.read(path.rsplit("/", 1)[0] + "/scheduler") or "[none]")
+        if scheduler and scheduler.group(1) != "none":
+            return MAX_SCHED_RQ
+        tags = self._tags(path)
+        return tags if tags is not None else 65536
 
     def _module_loaded(self, scheduler):
         module = SCHEDULER_MODULES.get(scheduler)

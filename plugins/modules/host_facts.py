@@ -129,8 +129,8 @@ hostperf:
       type: dict
     block:
       description: Whole disks by name, each with C(class) (nvme, ssd, hdd, virtual, emmc, sdcard, removable),
-        C(transport), model, size, C(rotational), C(numa_node), C(hw_queues), C(scheduler) and C(schedulers),
-        C(nr_requests), C(read_ahead_kb), C(rq_affinity), C(max_sectors_kb), C(nomerges), C(write_cache),
+        C(transport), model, size, C(rotational), C(numa_node), C(hw_queues), C(hw_tag_depth), C(scheduler) and
+        C(schedulers), C(nr_requests), C(read_ahead_kb), C(rq_affinity), C(max_sectors_kb), C(nomerges), C(write_cache),
         C(stable_ids) and C(irqs).
       type: dict
     block_skipped:

@@ -103,6 +103,14 @@ def disk_attribute(tree, base, attr):
     return None, None
 
 
+def tag_depth(tree, device):
+    """The smallest hardware tag depth over the disk's blk-mq queues, or None where the kernel shows none."""
+    depths = [tree.read_int("%s/%s/mq/%s/nr_tags" % (BLOCK_DIR, device, queue))
+              for queue in tree.listdir("%s/%s/mq" % (BLOCK_DIR, device)) if queue.isdigit()]
+    depths = [depth for depth in depths if depth]
+    return min(depths) if depths else None
+
+
 def _stable_ids(tree, base, dev):
     udev = udev_properties(tree, "b", dev) if dev else {}
     ids = {
@@ -147,6 +155,7 @@ def _device(tree, name):
         "driver": driver,
         "numa_node": pci["numa_node"] if pci else None,
         "hw_queues": len([q for q in tree.listdir(base + "/mq") if q.isdigit()]),
+        "hw_tag_depth": tag_depth(tree, name),
         "scheduler": scheduler or ("none" if schedulers == ["none"] else None),
         "schedulers": schedulers,
         "write_cache": tree.read(base + "/queue/write_cache"),

@@ -71,6 +71,12 @@ class Engine:
                 if needed not in seen:
                     seen.add(needed)
                     pending.append((needed, needed_value))
+        request = dict((knob.identity, value) for knob, value in settings)
+        for knob, value in settings if not errors else ():
+            try:
+                knob.validate_with(value, request)
+            except KnobError as exc:
+                errors.append(str(exc))
         if errors:
             raise KnobError("; ".join(errors))
         return sorted(settings, key=lambda item: (item[0].order, item[0].identity))

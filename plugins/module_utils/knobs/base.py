@@ -98,6 +98,12 @@ class Knob:
         """The normalised desired value; raises KnobError before any change."""
         raise NotImplementedError
 
+    def validate_with(self, value, request):
+        """Refuse value when another setting of the same request {identity: value} makes the kernel refuse it.
+
+        The limit of nr_requests, say, is set by the scheduler the request leaves active.
+        """
+
     def read(self):
         """The normalised live value."""
         raise NotImplementedError

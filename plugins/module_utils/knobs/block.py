@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.detect.block import disk_attribute
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.block import disk_attribute, tag_depth
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.pci import udev_properties
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, block_device
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.sysfs import parse_choice
@@ -29,6 +29,9 @@ ATTRIBUTES = {
 }
 # Schedulers built as modules are offered only once loaded (Debian: bfq, kyber).
 SCHEDULER_MODULES = {"bfq": "bfq", "kyber": "kyber_iosched", "mq-deadline": "mq_deadline"}
+# blk-mq's depth limit for a scheduler's own tags (MAX_SCHED_RQ, block/blk-mq.h); without a scheduler the
+# limit is the hardware tag depth, which each hardware queue shows in mq/N/nr_tags.
+MAX_SCHED_RQ = 2048
 # A scheduler switch reallocates tags and resets nr_requests: scheduler first.
 ORDER = {"scheduler": 10}
 # Stable ids udev can match, best first; sdX names move between boots.
@@ -75,6 +78,18 @@ class BlockQueueKnob(Knob):
             raise KnobError("block %s: %s=%s is out of range %d..%s" % (self.device, self.attribute, text, low, high))
         return str(int(text))
 
+    def validate_with(self, value, request):
+        if self.attribute != "nr_requests":
+            return
+        scheduler = request.get("block:%s:scheduler" % self.device)
+        if scheduler is None:
+            scheduler = parse_choice(self.tree.read("/sys/block/%s/queue/scheduler" % self.device))[0] or "none"
+        limit, why = nr_requests_limit(scheduler, tag_depth(self.tree, self.device))
+        if limit is not None and int(value) > limit:
+            raise KnobError("block %s: nr_requests=%s is above what the kernel takes for this queue: %d, %s "
+                            "(the collection's own range is %d..%d)"
+                            % ((self.device, value, limit, why) + ATTRIBUTES["nr_requests"]))
+
     def _offered(self):
         return parse_choice(self.tree.read(self.path))[1]
 
@@ -118,6 +133,15 @@ class BlockQueueKnob(Knob):
                 return {"match": '%s{%s}=="%s"' % (level, attr, value)}
         return {"match": 'KERNEL=="%s"' % udev.literal(self.device, "disk name", spaces=False),
                 "warning": "no stable id: matched by kernel name"}
+
+
+def nr_requests_limit(scheduler, tags):
+    """(the highest nr_requests the kernel takes with scheduler active, why), or (None, why) when unknown."""
+    if scheduler and scheduler != "none":
+        return MAX_SCHED_RQ, "blk-mq's limit with a scheduler (%s) active" % scheduler
+    if tags:
+        return tags, "the device's hardware tag depth (mq/*/nr_tags) with no scheduler"
+    return None, "the hardware tag depth is not shown; the kernel decides"
 
 
 def render_udev(entries):

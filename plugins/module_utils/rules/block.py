@@ -4,15 +4,18 @@
 """Block queue settings for one disk by name, or for every disk of a class.
 
 A disk named exactly gets exactly what was asked (tune's knob refuses what it
-cannot take). A class is fleet-wide: a scheduler the disk does not offer, or
-a ">N" value it already exceeds, is a note, not an error.
+cannot take). A class is fleet-wide: a scheduler the disk does not offer, an
+nr_requests above what the kernel takes for the disk under the scheduler it
+will have, or a ">N" value it already exceeds, is a note, not an error.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import ATTRIBUTES, SCHEDULER_MODULES
+import re
+
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import ATTRIBUTES, SCHEDULER_MODULES, nr_requests_limit
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import AMOUNT, Section, at_least
 
 BLOCK_CLASSES = ("nvme", "ssd", "hdd", "virtual", "emmc", "sdcard", "removable")
@@ -62,6 +65,7 @@ def by_class(plan, facts, klass, wanted, source="profile", where=None):
 
 
 def _disk(plan, name, disk, wanted, loadable, source, where):
+    scheduler = disk.get("scheduler")
     for attribute, value in sorted(wanted.items(), key=lambda item: (item[0] != "scheduler", item[0])):
         reason = "%s%s disk (%s)" % (where + ": " if where else "", disk.get("class"),
                                      disk.get("model") or disk.get("transport") or "?")
@@ -74,10 +78,17 @@ def _disk(plan, name, disk, wanted, loadable, source, where):
             reason += SCHEDULER_REASONS.get(value, "")
             if value not in offered:
                 reason += " (module %s is loaded first)" % SCHEDULER_MODULES[value]
+            scheduler = value
         value, keep = at_least(value, disk.get(attribute))
         if keep:
             plan.notes.append("%s: %s is already %s, at least %s asked; kept"
                               % (name, attribute, disk.get(attribute), value))
+            continue
+        limit, why = nr_requests_limit(scheduler, disk.get("hw_tag_depth"))
+        if attribute == "nr_requests" and limit is not None and re.match(r"[0-9]+\Z", str(value)) \
+                and int(value) > limit:
+            plan.notes.append("%s: nr_requests %s is above what the kernel takes, %d, %s; left as %s"
+                              % (name, value, limit, why, disk.get(attribute)))
             continue
         if attribute == "read_ahead_kb":
             pattern = "sequential streams on a seek-bound disk" if disk.get("class") == "hdd" else "its access pattern"

@@ -43,6 +43,7 @@ def test_datacenter_server(facts):
     assert sorted((name, dev["numa_node"]) for name, dev in nvme.items()) == [
         ("nvme0n1", 0), ("nvme1n1", 0), ("nvme2n1", 1), ("nvme3n1", 1)]
     assert nvme["nvme2n1"]["hw_queues"] == 64 and nvme["nvme2n1"]["scheduler"] == "none"
+    assert nvme["nvme2n1"]["hw_tag_depth"] == 1023 and result["block"]["sda"]["hw_tag_depth"] == 32
     assert nvme["nvme2n1"]["stable_ids"]["wwid"].startswith("eui.")
     assert result["block"]["sda"]["class"] == "ssd" and result["block"]["sda"]["transport"] == "sata"
     mlx = result["nics"]["ens1f0np0"]

@@ -1,5 +1,6 @@
 """Requests an adversarial review found wrong-footing tune or the planner: each is refused clearly, or means one thing."""
 
+import errno
 import json
 import os
 
@@ -11,7 +12,9 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api 
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import plan_for_host
 from ansible_collections.hostperf.tuning.plugins.plugin_utils.profiles import load_profile
 
-from fakekernel import FakeKernelTree, assert_refused_unchanged
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import TransactionError
+
+from fakekernel import FakeKernelTree, assert_refused_unchanged, outside_journal
 
 
 @pytest.fixture
@@ -139,3 +142,44 @@ def test_one_function_decides_what_a_udev_rule_may_hold():
             udev.literal(text, "value")
     with pytest.raises(udev.UdevValueError, match="a space"):
         udev.literal("rx 4096", "argument", spaces=False)
+
+
+@pytest.mark.parametrize("settings, words", [
+    # no scheduler: the hardware tag depth (mq/*/nr_tags: 1023 on these NVMe drives) is the limit
+    ({"block:nvme0n1:nr_requests": 2000}, ["block nvme0n1: nr_requests=2000", "1023", "hardware tag depth",
+                                           "the collection's own range is 4..65536"]),
+    # with a scheduler, blk-mq's MAX_SCHED_RQ
+    ({"block:sda:nr_requests": 4096}, ["block sda: nr_requests=4096", "2048", "scheduler (mq-deadline)"]),
+    # the limit of the scheduler the request leaves active, not of today's
+    ({"block:sda:scheduler": "none", "block:sda:nr_requests": 64}, ["nr_requests=64", ": 32,", "no scheduler"]),
+    ({"block:nvme0n1:nr_requests": 70000}, ["nr_requests=70000 is out of range 4..65536"]),
+])
+def test_nr_requests_above_the_kernels_limit_is_refused_saying_whose_limit(dc, settings, words):
+    assert_refused_unchanged(dc, {"settings": settings}, words)
+
+
+def test_nr_requests_takes_the_limit_of_the_scheduler_the_request_sets(dc):
+    answer = tune(dc, Journal(dc), {"settings": {"block:nvme0n1:scheduler": "mq-deadline",
+                                                 "block:nvme0n1:nr_requests": 2048}})
+    assert answer["changed"] and dc.read("/sys/block/nvme0n1/queue/nr_requests") == "2048"
+
+
+def test_where_the_tag_depth_is_not_shown_the_kernel_decides_and_the_message_says_so(dc):
+    for queue in dc.listdir("/sys/block/nvme0n1/mq"):
+        os.unlink(dc.path("/sys/block/nvme0n1/mq/%s/nr_tags" % queue))
+    dc.refuse["/sys/block/nvme0n1/queue/nr_requests"] = errno.EINVAL
+    tune(dc, Journal(dc), {"settings": {"block:nvme0n1:nr_requests": 2000}}, check_mode=True)
+    before = outside_journal(dc.root)
+    with pytest.raises(TransactionError, match="rolled back: block:nvme0n1:nr_requests: the kernel refused '2000'"):
+        tune(dc, Journal(dc), {"settings": {"block:nvme0n1:nr_requests": 2000}})
+    assert outside_journal(dc.root) == before
+
+
+def test_a_class_selector_notes_a_disk_whose_kernel_limit_is_below_the_value(facts):
+    plan = plan_for_host(facts, selectors={"block": [{"class": "nvme", "nr_requests": 1500}]})
+    assert plan["errors"] == [] and not [key for key in plan["settings"] if key.endswith(":nr_requests")]
+    assert "nvme0n1: nr_requests 1500 is above what the kernel takes, 1023, the device's hardware tag depth " \
+           "(mq/*/nr_tags) with no scheduler; left as 1023" in plan["notes"]
+    plan = plan_for_host(facts, selectors={"block": [{"class": "nvme", "scheduler": "mq-deadline",
+                                                      "nr_requests": 1500}]})
+    assert plan["settings"]["block:nvme0n1:nr_requests"] == "1500"
