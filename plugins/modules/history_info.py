@@ -14,7 +14,8 @@ short_description: Query the controller's history of tuning runs
 version_added: 0.1.0
 description:
   - Runs one SQL statement on a read-only connection to the SQLite file M(hostperf.tuning.history) writes, on the
-    controller whatever the task's host is (an action plugin). A statement that would write fails.
+    controller whatever the task's host is (an action plugin). Only reading is authorized, SELECT and WITH;
+    a statement that would write, ATTACH another file, VACUUM INTO one, change a PRAGMA or load an extension fails.
   - The tables and example queries are in docs/history.md.
 author:
   - hostperf.tuning engineers (@hostperf)

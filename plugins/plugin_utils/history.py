@@ -48,6 +48,18 @@ CREATE INDEX IF NOT EXISTS hosts_by_host ON hosts (host, recorded);
 """
 
 
+# What a read-only query may do. mode=ro covers the history file alone: ATTACH and VACUUM INTO would create and
+# write any file the controller's user may, so everything but reading is refused by the authorizer.
+_READS = frozenset((sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE))
+_UNSAFE_FUNCTIONS = frozenset(("load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"))
+
+
+def _only_reads(action, first, second, database, trigger):
+    if action in _READS and not (action == sqlite3.SQLITE_FUNCTION and (second or "").lower() in _UNSAFE_FUNCTIONS):
+        return sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_DENY
+
+
 class HistoryError(Exception):
     """The store cannot be opened or written; the message names the file."""
 
@@ -87,6 +99,7 @@ class History:
             try:
                 # A URI: '?', '#' and '%' in the path must be quoted, or another file opens read-write.
                 self.db = sqlite3.connect("file:%s?mode=ro" % quote(self.path, safe="/"), uri=True, timeout=30)
+                self.db.set_authorizer(_only_reads)
             except sqlite3.Error as exc:
                 raise HistoryError("history %s: %s" % (self.path, exc))
             return

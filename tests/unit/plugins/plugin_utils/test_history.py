@@ -88,9 +88,36 @@ def test_a_host_of_an_unknown_run_is_refused(tmp_path):
 def test_read_only_query_cannot_write(tmp_path):
     path = str(tmp_path / "h.sqlite")
     History(path).start_run("run-1")
-    with pytest.raises(HistoryError, match="readonly"):
+    with pytest.raises(HistoryError, match="not authorized"):
         History(path, readonly=True).query("DELETE FROM runs")
     assert sqlite3.connect(path).execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("sql", [
+    "ATTACH DATABASE '{dir}/elsewhere.db' AS other",  # mode=ro is the history file's alone: this made the file
+    "VACUUM INTO '{dir}/copy.db'",  # so did this, with the whole history in it
+    "PRAGMA user_version = 5", "PRAGMA journal_mode = DELETE", "SELECT load_extension('x')",
+    "CREATE TEMP TABLE t (x)", "INSERT INTO runs (id) VALUES ('x')",
+])
+def test_a_read_only_query_reads_and_nothing_else(tmp_path, sql):
+    path = str(tmp_path / "h.sqlite")
+    History(path).start_run("run-1")
+
+    def files():  # a reader updates the WAL index (-shm) it shares with writers: its read marks are not content
+        return sorted((name, None if name.endswith("-shm") else open(str(tmp_path / name), "rb").read())
+                      for name in os.listdir(str(tmp_path)))
+    before = files()
+    with pytest.raises(HistoryError, match="not authorized|authorization denied"):
+        History(path, readonly=True).query(sql.format(dir=tmp_path))
+    assert files() == before
+
+
+def test_a_read_only_query_may_select_with_ctes_and_read_the_schema(tmp_path):
+    path = str(tmp_path / "h.sqlite")
+    History(path).start_run("run-1")
+    history = History(path, readonly=True)
+    assert history.query("WITH r AS (SELECT id FROM runs) SELECT count(*) AS n FROM r") == [{"n": 1}]
+    assert {"runs", "hosts"} <= set(row["name"] for row in history.query("SELECT name FROM sqlite_master"))
 
 
 def test_a_run_left_running_is_closed_as_interrupted_by_the_next(tmp_path):
@@ -124,6 +151,6 @@ def test_a_read_only_history_whose_path_holds_uri_characters_opens_that_file(tmp
     path = str(directory / "h#1.sqlite")
     History(path).start_run("run-1")
     assert History(path, readonly=True).query("SELECT id FROM runs") == [{"id": "run-1"}]
-    with pytest.raises(HistoryError, match="readonly"):
+    with pytest.raises(HistoryError, match="not authorized"):
         History(path, readonly=True).query("DELETE FROM runs")
     assert sorted(os.listdir(str(tmp_path))) == ["runs?mode=rw#x %41"]
