@@ -1,7 +1,9 @@
 """A fixture tree that answers writes the way the kernel does.
 
 Choice files (the I/O scheduler) accept only an offered choice and move the
-brackets; nr_requests behaves as blk-mq's: a scheduler switch resets it (to
+brackets; a scheduler switch replaces queue/iosched with the new elevator's
+defaults and bfq turns wbt_lat_usec off (a written one stays), as kernel 6.18
+does; nr_requests behaves as blk-mq's: a scheduler switch resets it (to
 the hardware tag depth without a scheduler, to twice that up to 256 with one),
 a write above the limit (2048 with a scheduler, the tag depth without) is
 refused and one below 4 reads 4; integer files
@@ -35,6 +37,15 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api 
 
 _INTEGERS = re.compile(r"^-?[0-9]+([ \t]+-?[0-9]+)*\Z")  # the kernel parses ASCII digits only
 NR_REQUESTS_AFTER_SWITCH = "256"
+# Each elevator's tunables and their defaults on a loop device, kernel 6.18.
+ELEVATOR_DEFAULTS = {
+    "mq-deadline": {"async_depth": "256", "fifo_batch": "16", "front_merges": "1", "prio_aging_expire": "10000",
+                    "read_expire": "500", "write_expire": "5000", "writes_starved": "2"},
+    "bfq": {"back_seek_max": "16384", "back_seek_penalty": "2", "fifo_expire_async": "250", "fifo_expire_sync": "125",
+            "low_latency": "1", "max_budget": "0", "slice_idle": "8", "slice_idle_us": "8000",
+            "strict_guarantees": "0", "timeout_sync": "124"},
+    "kyber": {"read_lat_nsec": "2000000", "write_lat_nsec": "10000000"},
+}
 ETHTOOL_QUERY = {"-G": "-g", "-L": "-l", "-K": "-k", "-C": "-c"}
 SECTION_LABELS = {"rx": "RX", "tx": "TX", "rx-mini": "RX Mini", "rx-jumbo": "RX Jumbo", "combined": "Combined",
                   "other": "Other"}
@@ -56,6 +67,13 @@ class FakeKernelTree(HostTree):
         # {unit: {"active": ..., "enabled": ...}}; systemctl answers from it
         self.units = dict(units or {})
         self.systemctl = []
+        # wbt_lat_usec files written (no longer the kernel's default), and defaults bfq turned off
+        self.wbt_set, self.wbt_default = set(), {}
+        for disk in self.listdir("/sys/block"):  # an active elevator has its tunables (captures may lack them)
+            queue = "/sys/block/%s/queue" % disk
+            active = (re.search(r"\[(\S+)\]", self.read(queue + "/scheduler") or "") or [None, None])[1]
+            if active in ELEVATOR_DEFAULTS and not self.isdir(queue + "/iosched"):
+                self._make_elevator(queue, active)
 
     def write(self, path, value):
         if path in self.refuse:
@@ -72,10 +90,13 @@ class FakeKernelTree(HostTree):
             text = " ".join("[%s]" % option if option == value else option for option in options)
             if path.endswith("/queue/scheduler") and value != (re.search(r"\[(\S+)\]", current) or [None, None])[1]:
                 self._put(path.rsplit("/", 1)[0] + "/nr_requests", self._nr_requests_after_switch(path, value))
+                self._switch_elevator(path.rsplit("/", 1)[0], value)
         elif path.endswith("/queue/nr_requests"):
             if not _INTEGERS.match(value.strip()) or int(value) > self._nr_requests_limit(path):
                 raise _refused(path, errno.EINVAL)
             text = str(max(4, int(value)))  # BLKDEV_MIN_RQ
+            if self.exists(path.rsplit("/", 1)[0] + "/iosched/async_depth"):
+                self._put(path.rsplit("/", 1)[0] + "/iosched/async_depth", text)  # mq-deadline's depth_updated
         elif path.endswith("tcp_congestion_control"):
             available = (self.read("/proc/sys/net/ipv4/tcp_available_congestion_control") or "").split()
             if value not in available:
@@ -87,8 +108,32 @@ class FakeKernelTree(HostTree):
             text = "\t".join(value.split())
         else:
             text = value
+        if path.endswith("/queue/wbt_lat_usec"):
+            self.wbt_set.add(path)
         self.writes.append((path, value))
         self._put(path, text)
+
+    def _switch_elevator(self, queue, scheduler):
+        """The old elevator's tunables go with it, the new one starts from its defaults; bfq turns writeback
+        throttling off unless someone set it, and leaving bfq turns the default back on (kernel 6.18)."""
+        shutil.rmtree(self.path(queue + "/iosched"), ignore_errors=True)
+        if scheduler in ELEVATOR_DEFAULTS:
+            self._make_elevator(queue, scheduler)
+        wbt = queue + "/wbt_lat_usec"
+        if not self.exists(wbt) or wbt in self.wbt_set:
+            return
+        if scheduler == "bfq":
+            self.wbt_default.setdefault(wbt, self.read(wbt).strip())
+            self._put(wbt, "0")
+        elif wbt in self.wbt_default:
+            self._put(wbt, self.wbt_default.pop(wbt))
+
+    def _make_elevator(self, queue, scheduler):
+        os.makedirs(self.path(queue + "/iosched"))
+        for name, default in ELEVATOR_DEFAULTS[scheduler].items():
+            # mq-deadline's async_depth starts at the queue's depth
+            self._put(queue + "/iosched/" + name, (self.read(queue + "/nr_requests") or default).strip()
+                      if name == "async_depth" else default)
 
     def _tags(self, queue_path):
         """The hardware tag depth of the disk whose queue file this is, or None where the fixture has none."""

@@ -148,6 +148,24 @@ def test_block_queue_on_a_loop_device(tmp_path, loop_device):
     assert "[%s]" % target not in read(queue + "scheduler")
 
 
+def test_a_switch_into_bfq_and_back_gives_the_old_elevator_its_tunables_and_wbt(tmp_path, loop_device):
+    """Kernel 6.18: a switch discards mq-deadline's tunables and bfq turns a default wbt off; the rollback puts
+    back both. (A loop device's wbt written once stays on under bfq until reboot: loop is built in here.)"""
+    queue = "/sys/block/%s/queue/" % loop_device
+    if not {"mq-deadline", "bfq"} <= set(read(queue + "scheduler").replace("[", "").replace("]", "").split()):
+        subprocess.run(["modprobe", "-a", "mq-deadline", "bfq"], check=False)
+    write(queue + "scheduler", "mq-deadline")
+    write(queue + "iosched/fifo_batch", "32")  # an operator's, before the collection came
+    wbt = read(queue + "wbt_lat_usec")
+    run(tmp_path, {
+        "hostperf_it_tune": {"settings": {"block:%s:scheduler" % loop_device: "bfq"}},
+        "hostperf_it_live": {queue + "scheduler": "none mq-deadline kyber [bfq]"},
+        "hostperf_it_files": ["/etc/udev/rules.d/90-hostperf-tuning-block.rules"],
+        "hostperf_it_journal": str(tmp_path / "journal"),
+    })
+    assert (read(queue + "iosched/fifo_batch"), read(queue + "wbt_lat_usec")) == ("32", wbt)
+
+
 def test_global_vm_key_is_put_back(tmp_path, global_vm_key):
     path, saved = global_vm_key
     value = "1500" if saved != "1500" else "1400"

@@ -18,7 +18,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity imp
 from ansible_collections.hostperf.tuning.plugins.module_utils.host import udev
 
 UDEV_RULES_FILE = "/etc/udev/rules.d/90-hostperf-tuning-block.rules"
-# attribute -> (lowest, highest) for integers, or None for the scheduler
+# attribute -> (lowest, highest) for integers, or None for the scheduler and wbt_lat_usec
 ATTRIBUTES = {
     "scheduler": None,
     "nr_requests": (4, 65536),
@@ -26,14 +26,30 @@ ATTRIBUTES = {
     "rq_affinity": (0, 2),
     "nomerges": (0, 2),
     "max_sectors_kb": (4, None),
+    "wbt_lat_usec": None,
 }
+# Journaled, never set: once written, wbt_lat_usec is the operator's for good (writing -1 gives the default latency
+# but not the default state, and bfq then no longer turns throttling off), so no rollback could be exact.
+JOURNALED_ONLY = {"wbt_lat_usec": "once written it stays the operator's (bfq no longer turns it off) and no write "
+                                  "gives the kernel's default back; a scheduler switch journals it"}
+# The elevator's own tunables (queue/iosched/NAME), each scheduler's as kernel 6.18 has them. They exist only while
+# that scheduler is active, and a switch throws them away: switching back gives the defaults, not what was set.
+IOSCHED = {
+    "mq-deadline": ("async_depth", "fifo_batch", "front_merges", "prio_aging_expire", "read_expire", "write_expire",
+                    "writes_starved"),
+    "bfq": ("back_seek_max", "back_seek_penalty", "fifo_expire_async", "fifo_expire_sync", "low_latency", "max_budget",
+            "slice_idle", "slice_idle_us", "strict_guarantees", "timeout_sync"),
+    "kyber": ("read_lat_nsec", "write_lat_nsec"),
+}
+_IOSCHED_NAME = re.compile(r"^iosched/([a-z][a-z0-9_]{0,63})$")
 # Schedulers built as modules are offered only once loaded (Debian: bfq, kyber).
 SCHEDULER_MODULES = {"bfq": "bfq", "kyber": "kyber_iosched", "mq-deadline": "mq_deadline"}
 # blk-mq's depth limit for a scheduler's own tags (MAX_SCHED_RQ, block/blk-mq.h); without a scheduler the
 # limit is the hardware tag depth, which each hardware queue shows in mq/N/nr_tags.
 MAX_SCHED_RQ = 2048
-# A scheduler switch reallocates tags and resets nr_requests: scheduler first.
-ORDER = {"scheduler": 10}
+# A scheduler switch reallocates tags and resets nr_requests and the iosched tunables: scheduler first;
+# nr_requests resets mq-deadline's async_depth: the tunables last.
+ORDER = {"scheduler": 10, "iosched": 60}
 # Stable ids udev can match, best first; sdX names move between boots.
 _UDEV_IDS = ("ID_WWN", "ID_SERIAL", "ID_PATH")
 
@@ -50,16 +66,21 @@ class BlockQueueKnob(Knob):
             block_device(device)
         except InvalidName as exc:
             raise KnobError(str(exc))
-        if attribute not in ATTRIBUTES:
-            raise KnobError("block %s: unknown queue setting %r (known: %s)"
-                            % (device, attribute, ", ".join(sorted(ATTRIBUTES))))
+        tunable = _IOSCHED_NAME.match(attribute)
+        if attribute not in ATTRIBUTES and not tunable:
+            raise KnobError("block %s: unknown queue setting %r (known: %s, and iosched/NAME for the scheduler's "
+                            "tunables)" % (device, attribute, ", ".join(sorted(ATTRIBUTES))))
         Knob.__init__(self, tree, name)
         self.device = device
         self.attribute = attribute
-        self.order = ORDER.get(attribute, 50)
+        self.tunable = tunable.group(1) if tunable else None
+        self.order = ORDER["iosched"] if tunable else ORDER.get(attribute, 50)
         self.path = "/sys/block/%s/queue/%s" % (device, attribute)
 
     def validate(self, value):
+        if self.attribute in JOURNALED_ONLY:
+            raise KnobError("block %s: %s cannot be set: %s"
+                            % (self.device, self.attribute, JOURNALED_ONLY[self.attribute]))
         if not self.tree.isdir("/sys/block/%s/queue" % self.device):
             raise KnobError("block %s: no such disk (not in /sys/block)" % self.device)
         if self.attribute == "scheduler":
@@ -71,7 +92,7 @@ class BlockQueueKnob(Knob):
         text = str(value).strip()
         if isinstance(value, bool) or not re.match(r"^[0-9]+$", text):
             raise KnobError("block %s: %s must be a non-negative integer, not %r" % (self.device, self.attribute, value))
-        low, high = ATTRIBUTES[self.attribute]
+        low, high = ATTRIBUTES.get(self.attribute, (0, 2 ** 63 - 1))
         if self.attribute == "max_sectors_kb":
             high = self.tree.read_int("/sys/block/%s/queue/max_hw_sectors_kb" % self.device)
         if int(text) < low or (high is not None and int(text) > high):
@@ -79,16 +100,31 @@ class BlockQueueKnob(Knob):
         return str(int(text))
 
     def validate_with(self, value, request):
-        if self.attribute != "nr_requests":
+        if self.attribute != "nr_requests" and not self.tunable:
             return
         scheduler = request.get("block:%s:scheduler" % self.device)
         if scheduler is None:
-            scheduler = parse_choice(self.tree.read("/sys/block/%s/queue/scheduler" % self.device))[0] or "none"
+            scheduler = self._active()
+        if self.tunable:
+            self._check_tunable(scheduler, "block:%s:scheduler" % self.device in request)
+            return
         limit, why = nr_requests_limit(scheduler, tag_depth(self.tree, self.device))
         if limit is not None and int(value) > limit:
             raise KnobError("block %s: nr_requests=%s is above what the kernel takes for this queue: %d, %s "
                             "(the collection's own range is %d..%d)"
                             % ((self.device, value, limit, why) + ATTRIBUTES["nr_requests"]))
+
+    def _check_tunable(self, scheduler, switching):
+        """The tunable must belong to the scheduler the request leaves active (a switch discards the others)."""
+        if not switching and self.tree.exists(self.path):
+            return
+        if self.tunable not in IOSCHED.get(scheduler, ()):
+            raise KnobError("block %s: %s is not a tunable of the %s scheduler%s (%s has: %s)" % (
+                self.device, self.attribute, scheduler, " this request leaves active" if switching else "",
+                scheduler, ", ".join(IOSCHED.get(scheduler, ())) or "none"))
+
+    def _active(self):
+        return parse_choice(self.tree.read("/sys/block/%s/queue/scheduler" % self.device))[0] or "none"
 
     def _offered(self):
         return parse_choice(self.tree.read(self.path))[1]
@@ -103,7 +139,10 @@ class BlockQueueKnob(Knob):
         return {}
 
     def read(self):
+        """The live value; None for a tunable the active scheduler does not have (it appears with its scheduler)."""
         text = self.tree.read(self.path)
+        if text is None and self.tunable and self.tree.isdir("/sys/block/%s/queue" % self.device):
+            return None
         if text is None:
             raise KnobError("block %s: cannot read %s (device gone?)" % (self.device, self.attribute))
         if self.attribute == "scheduler":
@@ -115,8 +154,16 @@ class BlockQueueKnob(Knob):
         self.tree.write(self.path, value)
 
     def coupled(self):
+        """A scheduler switch resets nr_requests and the old scheduler's tunables, and bfq turns writeback
+        throttling off: all journaled, so rollback puts them back after the scheduler."""
         if self.attribute == "scheduler":
-            return ["block:%s:nr_requests" % self.device]
+            queue = "/sys/block/%s/queue" % self.device
+            tunables = ["iosched/" + name for name in sorted(self.tree.listdir(queue + "/iosched"))
+                        if _IOSCHED_NAME.match("iosched/" + name)]
+            extra = ["wbt_lat_usec"] if self.tree.exists(queue + "/wbt_lat_usec") else []
+            return ["block:%s:%s" % (self.device, attribute) for attribute in ["nr_requests"] + extra + tunables]
+        if self.attribute == "nr_requests" and self._active() == "mq-deadline":
+            return ["block:%s:iosched/async_depth" % self.device]  # mq-deadline sets it to the new depth
         return []
 
     def persist_data(self):

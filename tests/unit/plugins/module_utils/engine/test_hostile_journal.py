@@ -236,14 +236,14 @@ def _kill_at(monkeypatch, target, nth=1, call="rename"):
     real = getattr(os, call)
     seen = []
 
-    def killing(path, *rest):
+    def killing(path, *rest, **keywords):
         destination = rest[0] if rest else path
         temporary = os.path.basename(path).startswith(".hostperf-")
         if destination.endswith(target) and temporary == (call == "rename"):
             seen.append(destination)
             if len(seen) == nth:
                 raise Killed(destination)
-        return real(path, *rest)
+        return real(path, *rest, **keywords)
     monkeypatch.setattr(files.os, call, killing)
     return lambda: monkeypatch.setattr(files.os, call, real)
 

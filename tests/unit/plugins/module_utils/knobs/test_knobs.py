@@ -39,7 +39,8 @@ def test_block_scheduler_reads_the_bracketed_choice_and_orders_first(tree):
     depth = BlockQueueKnob(tree, "nvme0n1:nr_requests")
     assert scheduler.read() == "none" and depth.read() == "1023"
     assert scheduler.order < depth.order
-    assert scheduler.coupled() == ["block:nvme0n1:nr_requests"] and depth.coupled() == []
+    assert scheduler.coupled() == ["block:nvme0n1:nr_requests", "block:nvme0n1:wbt_lat_usec"]
+    assert depth.coupled() == []  # no scheduler: nothing resets with the depth
     scheduler.write("kyber")
     assert scheduler.read() == "kyber"
     with pytest.raises(KnobError, match="not offered"):
