@@ -46,11 +46,11 @@ collection: deps
 unit: deps
 	$(BIN)/pytest -q tests/unit
 
-# The module fuzzer at length (make unit runs it with HOSTPERF_FUZZ_EXAMPLES=60 per target), with its figures:
+# The fuzzers at length (make unit runs them with HOSTPERF_FUZZ_EXAMPLES=60 per target), with their figures:
 # how many inputs took each path. HOSTPERF_FUZZ_RANDOM=1 draws new inputs instead of the fixed sequence.
 fuzz: deps
 	HOSTPERF_FUZZ_EXAMPLES=$${HOSTPERF_FUZZ_EXAMPLES:-500} $(BIN)/pytest -q -p no:cacheprovider \
-	  --hypothesis-show-statistics tests/unit/plugins/modules/test_fuzz_modules.py
+	  --hypothesis-show-statistics tests/unit/plugins/modules/test_fuzz_modules.py tests/unit/plugins/test_fuzz_controller.py
 
 # The real kernel, as root: a network namespace, a loop device, one vm.* key put back (skips when not root).
 integration: deps

@@ -111,9 +111,16 @@ def compare(baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT,
             continue
         if not isinstance(run, dict) or "metrics" not in run:
             raise AnsibleFilterError("compare: %s must be the registered result of hostperf.tuning.benchmark" % name)
+    for name, value in (("alpha", alpha), ("min_effect", min_effect)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise AnsibleFilterError("compare: %s must be a number, not %r" % (name, value))
+        try:
+            float(value)
+        except ValueError:
+            raise AnsibleFilterError("compare: %s must be a number, not %r" % (name, value))
     try:
         return compare_runs(baseline, after, float(alpha), float(min_effect), metrics, confirm)
-    except (GateError, TypeError, ValueError) as exc:
+    except GateError as exc:
         raise AnsibleFilterError("compare: %s" % exc)
 
 

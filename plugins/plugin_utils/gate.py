@@ -111,6 +111,10 @@ def compare(baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT,
         raise GateError("alpha must be between 0 and 1, not %r" % (alpha,))
     if not 0 <= min_effect < 1:
         raise GateError("min_effect must be a fraction from 0 up to 1, not %r" % (min_effect,))
+    if metrics is not None and (not isinstance(metrics, list) or not all(isinstance(name, str) for name in metrics)):
+        raise GateError("metrics must be a list of metric names, not %r" % (metrics,))
+    for side, run in (("baseline", baseline), ("after", after), ("confirm", confirm)):
+        _check_run(side, run)
     before_metrics = pooled((baseline or {}).get("metrics") or {}, (confirm or {}).get("metrics")) \
         if confirm is not None else (baseline or {}).get("metrics") or {}
     after_metrics = (after or {}).get("metrics") or {}
@@ -170,6 +174,42 @@ def compare(baseline, after, alpha=DEFAULT_ALPHA, min_effect=DEFAULT_MIN_EFFECT,
     if sequence is not None:
         result.update(look=sequence["look"], level=sequence["level"], stopped_early=sequence["stopped"])
     return result
+
+
+def _check_run(side, run):
+    """The shape compare reads from a benchmark result, refused by the part that is wrong."""
+    if run is None:
+        return
+    if not isinstance(run, dict):
+        raise GateError("%s must be the result of hostperf.tuning.benchmark, not %s" % (side, type(run).__name__))
+    for name, metric in _part(run, "metrics", dict, side).items():
+        if not isinstance(metric, dict):
+            raise GateError("%s metric %s must be a mapping, not %s" % (side, name, type(metric).__name__))
+        disturbed = metric.get("disturbed", 0)
+        if isinstance(disturbed, bool) or not isinstance(disturbed, int) or disturbed < 0:
+            raise GateError("%s metric %s: disturbed must be a count of trials, not %r" % (side, name, disturbed))
+    settings = _part(run, "settings", dict, side)
+    if settings.get("design", "blocks") not in ("blocks", "pairs"):
+        raise GateError("%s settings: design must be blocks or pairs, not %r" % (side, settings["design"]))
+    if settings.get("design") == "pairs" and side == "baseline":
+        looks = settings.get("looks")
+        if not isinstance(looks, list) or not looks or not all(
+                isinstance(look, int) and not isinstance(look, bool) and look > 1 for look in looks):
+            raise GateError("baseline settings: pairs are judged at looks, a list of pair counts above 1, not %r"
+                            % (looks,))
+    for suite in _part(run, "suites", list, side):
+        if not isinstance(suite, dict) or not isinstance(suite.get("name"), str) or "status" not in suite:
+            raise GateError("%s suites: each is a mapping with a name and a status, not %r" % (side, suite))
+
+
+def _part(run, key, kind, side):
+    value = run.get(key)
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise GateError("%s %s must be a %s, not %s" % (side, key, "mapping" if kind is dict else "list",
+                                                        type(value).__name__))
+    return value
 
 
 def pooled(first, second):

@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import binascii
 import json
+import math
 import os
 import sqlite3
 from datetime import datetime, timezone
@@ -95,7 +96,11 @@ class History:
     def __init__(self, path, readonly=False):
         self.path = os.path.abspath(path)
         directory = os.path.dirname(self.path)
+        if os.path.lexists(self.path) and not os.path.isfile(self.path):
+            raise HistoryError("history %s: not a regular file" % self.path)
         if readonly:
+            if not os.path.exists(self.path):
+                raise HistoryError("history %s: no such file (nothing was recorded there yet)" % self.path)
             try:
                 # A URI: '?', '#' and '%' in the path must be quoted, or another file opens read-write.
                 self.db = sqlite3.connect("file:%s?mode=ro" % quote(self.path, safe="/"), uri=True, timeout=30)
@@ -149,36 +154,55 @@ class History:
 
     def record_host(self, run_id, host, outcome, profile=None, wave=None, transaction=None, reason=None,
                     settings=None, baseline=None, after=None, comparison=None):
-        """Everything one host's tuning produced, replacing what an earlier record of the same run said."""
+        """Everything one host's tuning produced, replacing what an earlier record of the same run said.
+
+        Every part is checked before anything is written: a record of the wrong shape is refused by the field it
+        names, and the store keeps what it had.
+        """
         if outcome not in OUTCOMES:
             raise HistoryError("outcome must be one of %s, not %r" % (", ".join(OUTCOMES), outcome))
-        comparison = comparison or {}
+        comparison = _mapping(comparison, "comparison", optional=True)
         keys = (run_id, host)
         statements = [("DELETE FROM %s WHERE run_id = ? AND host = ?" % table, [keys])
                       for table in ("hosts", "settings", "samples", "trials", "verdicts")]
         statements.append(("INSERT INTO hosts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           [(run_id, host, now(), wave, profile, transaction, outcome, comparison.get("verdict"),
-                             reason)]))
-        statements.append(("INSERT INTO settings VALUES (?, ?, ?, ?, ?)",
-                           [(run_id, host, item["identity"], _text(item.get("before")), _text(item.get("after")))
-                            for item in settings or [] if item.get("changed", True)]))
+                           [(run_id, host, now(), wave, profile, transaction, outcome,
+                             _scalar(comparison.get("verdict"), "comparison.verdict"), reason)]))
+        changed = []
+        for index, item in enumerate(_sequence(settings, "settings")):
+            item = _mapping(item, "settings[%d]" % index)
+            if item.get("changed", True):
+                changed.append((run_id, host, _text(_scalar(item.get("identity"), "settings[%d].identity" % index)),
+                                _text(item.get("before")), _text(item.get("after"))))
+        statements.append(("INSERT INTO settings VALUES (?, ?, ?, ?, ?)", changed))
         for phase, run in (("baseline", baseline), ("after", after)):
-            run = run or {}
-            statements.append(("INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                               [(run_id, host, phase, name, index + 1, float(value), spec.get("unit"),
-                                 spec.get("better"))
-                                for name, spec in sorted((run.get("metrics") or {}).items())
-                                for index, value in enumerate(spec.get("samples") or [])]))
-            statements.append(("INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                               [(run_id, host, phase, trial.get("suite"), trial.get("trial"), trial.get("started"),
-                                 trial.get("seconds"), trial.get("load1"), trial.get("cpu_mhz"),
-                                 trial.get("busy_pct"), trial.get("steal_pct"), trial.get("error"))
-                                for trial in run.get("trials") or []]))
-        statements.append(("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           [(run_id, host, item["metric"], int(item.get("gate", True)), item["verdict"],
-                             item.get("baseline_median"), item.get("after_median"), item.get("effect"),
-                             item.get("p_value"), item.get("reason"))
-                            for item in comparison.get("metrics") or []]))
+            run = _mapping(run, phase, optional=True)
+            samples = []
+            for name, spec in sorted(_mapping(run.get("metrics"), phase + ".metrics", optional=True).items()):
+                where = "%s.metrics.%s" % (phase, name)
+                spec = _mapping(spec, where)
+                unit, better = _scalar(spec.get("unit"), where + ".unit"), _scalar(spec.get("better"), where + ".better")
+                samples.extend((run_id, host, phase, name, index + 1, _number(value, "%s.samples[%d]" % (where, index)),
+                                unit, better)
+                               for index, value in enumerate(_sequence(spec.get("samples"), where + ".samples")))
+            statements.append(("INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?)", samples))
+            trials = []
+            for index, trial in enumerate(_sequence(run.get("trials"), phase + ".trials")):
+                trial = _mapping(trial, "%s.trials[%d]" % (phase, index))
+                trials.append((run_id, host, phase) + tuple(
+                    _scalar(trial.get(field), "%s.trials[%d].%s" % (phase, index, field)) for field in TRIAL_FIELDS))
+            statements.append(("INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", trials))
+        verdicts = []
+        for index, item in enumerate(_sequence(comparison.get("metrics"), "comparison.metrics")):
+            where = "comparison.metrics[%d]" % index
+            item = _mapping(item, where)
+            if not isinstance(item.get("gate", True), bool):
+                raise HistoryError("history record: %s.gate must be true or false, not %r" % (where, item["gate"]))
+            verdicts.append((run_id, host, _scalar(item.get("metric"), where + ".metric"), int(item.get("gate", True)),
+                             _scalar(item.get("verdict"), where + ".verdict"))
+                            + tuple(_scalar(item.get(field), "%s.%s" % (where, field))
+                                    for field in ("baseline_median", "after_median", "effect", "p_value", "reason")))
+        statements.append(("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", verdicts))
         self._write(statements)
 
     def query(self, sql, parameters=()):
@@ -188,6 +212,38 @@ class History:
             return [dict(zip(names, row)) for row in cursor.fetchall()]
         except sqlite3.Error as exc:
             raise HistoryError("history %s: %s" % (self.path, exc))
+
+
+TRIAL_FIELDS = ("suite", "trial", "started", "seconds", "load1", "cpu_mhz", "busy_pct", "steal_pct", "error")
+
+
+def _mapping(value, where, optional=False):
+    if value is None and optional:
+        return {}
+    if not isinstance(value, dict):
+        raise HistoryError("history record: %s must be a mapping, not %s" % (where, type(value).__name__))
+    return value
+
+
+def _sequence(value, where):
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise HistoryError("history record: %s must be a list, not %s" % (where, type(value).__name__))
+    return value
+
+
+def _scalar(value, where):
+    """A value SQLite stores as it is: text, a number or nothing."""
+    if value is None or isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return value
+    raise HistoryError("history record: %s must be text or a number, not %s" % (where, type(value).__name__))
+
+
+def _number(value, where):
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    raise HistoryError("history record: %s must be a finite number, not %r" % (where, value))
 
 
 def _text(value):

@@ -59,7 +59,13 @@ def read_profile_file(path):
 
 
 def profile_paths(extra=()):
-    return [os.path.expanduser(path) for path in extra or ()] + [COLLECTION_PROFILES]
+    """The directories searched for profiles: the user's (hostperf_profile_paths) before the collection's."""
+    extra = [extra] if isinstance(extra, str) else extra or []
+    usable = isinstance(extra, (list, tuple)) and all(
+        isinstance(path, str) and path.strip() and "\0" not in path for path in extra)
+    if not usable:
+        raise ProfileError("profile paths (hostperf_profile_paths) must be a list of directories, not %r" % (extra,))
+    return [os.path.expanduser(path) for path in extra] + [COLLECTION_PROFILES]
 
 
 def available_profiles(extra=()):

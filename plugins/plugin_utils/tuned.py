@@ -31,19 +31,23 @@ class TunedError(ValueError):
 def _parse(path):
     """[(section, [(key, value, line)])] in file order; a section's keys keep their order."""
     sections, current = [], None
-    with open(path) as handle:
-        for number, raw in enumerate(handle, 1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            if line.startswith("[") and line.endswith("]"):
-                current = (line[1:-1].strip(), [])
-                sections.append(current)
-            elif "=" in line and current is not None:
-                key, dummy, value = line.partition("=")
-                current[1].append((key.strip(), value.strip(), "%s:%d" % (path, number)))
-            else:
-                raise TunedError("%s:%d: not a section, a key=value or a comment" % (path, number))
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().split("\n")
+    except UnicodeDecodeError as exc:
+        raise TunedError("%s: not UTF-8 text (%s)" % (path, exc.reason))
+    for number, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = (line[1:-1].strip(), [])
+            sections.append(current)
+        elif "=" in line and current is not None:
+            key, dummy, value = line.partition("=")
+            current[1].append((key.strip(), value.strip(), "%s:%d" % (path, number)))
+        else:
+            raise TunedError("%s:%d: not a section, a key=value or a comment" % (path, number))
     return sections
 
 
@@ -80,6 +84,11 @@ def _load(name, dirs, seen):
 
 def import_tuned(name, dirs=TUNED_DIRS):
     """(profile, untranslated): our profile as a dict, and one line per tuned directive it could not carry."""
+    if not isinstance(name, str) or not name.strip() or "\0" in name:
+        raise TunedError("the tuned profile must be a name or a path, not %r" % (name,))
+    if isinstance(dirs, str) or not isinstance(dirs, (list, tuple)) or not all(
+            isinstance(directory, str) and directory and "\0" not in directory for directory in dirs):
+        raise TunedError("the tuned profile directories must be a list of paths, not %r" % (dirs,))
     merged = _load(name, list(dirs), ())
     variables = dict((key, value) for key, (value, dummy) in merged.pop("variables", {}).items())
     main = merged.pop("main", {})

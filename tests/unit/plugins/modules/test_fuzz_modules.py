@@ -2,8 +2,8 @@
 
 Each input either fails with fail_json (a message, no traceback) and leaves the host's tree unchanged (a digest of
 files, directories, links, modes and owners), or succeeds; a real apply that succeeds is rolled back and must give
-back the tree it started from. The number of inputs per target is HOSTPERF_FUZZ_EXAMPLES (default 60, bounded so
-`make test` stays quick); `make fuzz` runs more and prints how many inputs took each path (hypothesis events).
+back the tree it started from. The number of inputs per target is HOSTPERF_FUZZ_EXAMPLES (tests/hostile.py); `make fuzz`
+runs more and prints how many inputs took each path (hypothesis events).
 """
 
 import json
@@ -13,49 +13,43 @@ import shutil
 
 import pytest
 import yaml
+from ansible.errors import AnsibleFilterError
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import event, given, strategies as st
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import detect_host
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import SUBSETS, detect_host
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine import module_api, transaction
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import Journal
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import KINDS
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import SELECTOR_SPEC, plan_for_host
-from ansible_collections.hostperf.tuning.plugins.modules import benchmark, journal_info, rollback, tune
+from ansible_collections.hostperf.tuning.plugins.filter.plan import plan as plan_filter
+from ansible_collections.hostperf.tuning.plugins.modules import benchmark, host_facts, journal_info, rollback, tune
 from ansible_collections.hostperf.tuning.plugins.plugin_utils.profiles import SHAPES, ProfileError, load_profile
 
 from conftest import load_capture
-from ansible_collections.hostperf.tuning.plugins.module_utils.host.capture import materialize
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.capture import RecordingHostTree, materialize
 from fakekernel import FakeKernelTree, outside_journal, tree_digest
+from hostile import FUZZ, SCALAR, TEXT, VALUE, mostly
 
-EXAMPLES = int(os.environ.get("HOSTPERF_FUZZ_EXAMPLES", "60"))
 HOST = "lab-datacenter-vm"  # NUMA, NVMe, a multi-queue NIC and its IRQs in 418 files: quick to copy
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not os.environ.get("HOSTPERF_FUZZ_RANDOM"),
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                       HealthCheck.data_too_large])
-
-# Texts that broke something once, or look like what a kernel, udev, YAML or a shell would read specially.
-HOSTILE = ["", " ", "-", "..", "../x", "a/b", "*", '*",NAME="x', "x\ny", "a\x00b", "\u0661\u0660", "\u00b2", "nan",
-           "inf", "-1", "1e3", "0x10", "+10", "max", "50%", "1/2", "on", "off", "yes", "local", "node0", "eth*",
-           "/etc/passwd", "/", "/tmp", "sysctl:vm.swappiness", "9" * 30, "0-4294967295", "0-3,8", "rx-0=1", "%s",
-           "a:b", "a,b", "$(id)", "`id`", "'", '"', "\\", "#", "A" * 300]
-TEXT = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=12))
-SCALAR = st.one_of(st.none(), st.booleans(), st.integers(-2 ** 70, 2 ** 70), st.integers(-3, 70000),
-                   st.floats(allow_nan=True, allow_infinity=True), TEXT)
-VALUE = st.recursive(SCALAR, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=3),
-                     max_leaves=8)
 
 
-def _fixture_names():
+def _fixture_facts():
     root = materialize(load_capture(HOST), os.path.join(os.environ.get("TMPDIR", "/tmp"), "hostperf-fuzz-names"))
-    facts = detect_host(FakeKernelTree(root))
+    facts = json.loads(json.dumps(detect_host(FakeKernelTree(root))))
     shutil.rmtree(root)
-    return sorted(facts["block"]), sorted(facts["nics"]), sorted(str(irq) for irq in facts["irqs"])[:6]
+    return facts
 
 
-DISKS, NICS, IRQS = _fixture_names()
+FACTS = _fixture_facts()
+DISKS, NICS, IRQS = sorted(FACTS["block"]), sorted(FACTS["nics"]), sorted(str(irq) for irq in FACTS["irqs"])[:6]
+PROFILES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "profiles")
+# What the shipped profiles plan for the fixture: settings the host takes, so real applies (and their rollbacks)
+# are a large share of the inputs rather than one in ten.
+PLANNED = sorted(set(item for name in ("datacenter", "edge", "latency", "throughput", "virtual-guest")
+                     for item in plan_for_host(FACTS, load_profile(name, [PROFILES]))["settings"].items()))
 NAME = st.one_of(st.sampled_from(DISKS + NICS + IRQS), TEXT)
 
 
@@ -69,6 +63,12 @@ def _identity_from(example):
 
 IDENTITY = st.one_of([_identity_from(example) for kind in KINDS.values() for example in kind.grammar.examples]
                      + [TEXT])
+
+
+# Planned settings, a value in five replaced by anything: mostly requests the host takes, some one value off.
+PLANNED_SETTINGS = st.lists(st.tuples(st.sampled_from(PLANNED), mostly(st.none())),
+                            max_size=5).map(lambda drawn: dict(
+                                (identity, planned if value is None else value) for (identity, planned), value in drawn))
 
 
 def _option_value(spec):
@@ -85,7 +85,7 @@ def _option_value(spec):
         # 2.19: `looks: [null]`); that is Ansible's to fix, so such options get mappings (or lists of them).
         suboptions = _options(spec["options"])
         return st.lists(suboptions, max_size=3) if kind == "list" else suboptions
-    return st.one_of([typed] * 9 + [VALUE])  # one input in ten of any shape: Ansible's own check refuses those
+    return mostly(typed, 9)  # one input in ten of any shape: Ansible's own check refuses those
 
 
 def _options(spec):
@@ -170,9 +170,13 @@ JOURNAL_DIRS = st.sampled_from(["/var/lib/hostperf"] * 6 + ["/", "/tmp", "var/li
 def test_tune_takes_any_options_and_either_refuses_unchanged_or_applies_exactly(
         run_module, template, tmp_path_factory, data, check_mode):
     root = _fresh(template, tmp_path_factory)
-    args = data.draw(_options(TUNE_SPEC))
-    if data.draw(st.booleans()):
-        args["settings"] = data.draw(st.dictionaries(IDENTITY, VALUE, max_size=4))
+    if data.draw(st.booleans()):  # anything
+        args = data.draw(_options(TUNE_SPEC))
+        if data.draw(st.booleans()):
+            args["settings"] = data.draw(st.dictionaries(IDENTITY, VALUE, max_size=4) | PLANNED_SETTINGS)
+    else:  # what the tune role sends: planned settings, well-formed options
+        args = data.draw(st.fixed_dictionaries({"settings": PLANNED_SETTINGS}, optional=dict(
+            persist=st.booleans(), label=TEXT, interrupted=st.sampled_from(["fail", "rollback"]))))
     args.update(root=root, journal_dir=data.draw(JOURNAL_DIRS), _ansible_check_mode=check_mode)
     before = outside_journal(root, args["journal_dir"])
     _judge(run_module(tune, args), root, before, check_mode, args["journal_dir"])
@@ -274,3 +278,61 @@ def test_any_profile_is_refused_by_name_or_planned_and_applied_or_refused(templa
     except module_api.KnobError:
         event("plan refused by tune")
     assert outside_journal(root) == before
+
+
+@FUZZ
+@given(data=st.data())
+def test_the_plan_filter_takes_any_profile_overrides_and_selectors(template, tmp_path_factory, data):
+    """What the tune role feeds the plan filter from inventory variables: a plan, or an error that names the input."""
+    args = dict(profile=data.draw(st.sampled_from(["datacenter", "edge", "latency", "", None]) | TEXT),
+                profile_paths=data.draw(st.just([PROFILES]) | st.lists(TEXT, max_size=2) | VALUE),
+                overrides=data.draw(st.dictionaries(IDENTITY, VALUE, max_size=3) | PLANNED_SETTINGS | VALUE),
+                selectors=data.draw(_options(SELECTOR_SPEC) | VALUE), host=data.draw(TEXT | st.none()))
+    try:
+        plan = plan_filter(FACTS, **args)
+    except AnsibleFilterError as exc:
+        event("refused: " + str(exc).split(":", 2)[1][:30])
+        assert str(exc).startswith("plan: ") and "Traceback" not in str(exc)
+        return
+    assert isinstance(plan["settings"], dict) and isinstance(plan["errors"], list)
+    if plan["errors"]:
+        event("plan has errors")
+        return
+    root = _fresh(template, tmp_path_factory)
+    tree = FakeKernelTree(root, loadable={"tcp_bbr", "sch_fq"})
+    before = outside_journal(root)
+    try:
+        module_api.tune(tree, Journal(tree), {"settings": plan["settings"]}, check_mode=True)
+        event("planned and checked")
+    except module_api.KnobError:
+        event("planned, refused by the host")
+    assert outside_journal(root) == before
+
+
+SYSCTL_NAMES = ["vm.swappiness", "net/core/somaxconn", "kernel", "../../etc/passwd", "net.ipv4.conf.enp0s3.rp_filter"]
+
+
+@FUZZ
+@given(data=st.data())
+def test_host_facts_takes_any_options_and_changes_nothing(run_module, template, tmp_path_factory, monkeypatch, data):
+    root = _fresh(template, tmp_path_factory)
+    commands = FakeKernelTree(root)._command
+    monkeypatch.setattr(host_facts, "HostTree", lambda root="/": FakeKernelTree(root))
+    monkeypatch.setattr(host_facts, "RecordingHostTree", lambda root="/": RecordingHostTree(root, commands))
+    outside = tmp_path_factory.mktemp("capture")
+    args = data.draw(st.fixed_dictionaries({}, optional=dict(
+        gather_subset=mostly(st.lists(mostly(st.sampled_from(["all"] + list(SUBSETS))), max_size=3)),
+        sysctls=mostly(st.lists(st.sampled_from(SYSCTL_NAMES) | TEXT, max_size=3)),
+        use_ethtool=mostly(st.booleans()), set_facts=st.booleans())))
+    args["root"] = root
+    capture = data.draw(st.sampled_from([None, "capture.json", "no/such/dir/capture.json", "", "."]))
+    if capture is not None:
+        args["capture"] = str(outside / capture)
+    before = tree_digest(root)
+    exited = run_module(host_facts, args)
+    event("refused: " + re.sub(r"'[^']*'|\S*\d\S*", "...", exited.result["msg"])[:40] if exited.failed else "detected")
+    if exited.failed:
+        assert isinstance(exited.result.get("msg"), str) and exited.result["msg"].strip()
+    else:
+        assert exited.result["hostperf"]["schema"] and exited.result["changed"] is False
+    assert tree_digest(root) == before

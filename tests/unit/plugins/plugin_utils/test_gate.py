@@ -159,3 +159,16 @@ def test_a_sample_that_is_not_a_finite_number_is_refused_not_judged(bad):
     paired = dict(run(**{"lo.throughput": metric(good)}), settings=dict(design="pairs", looks=[8]))
     with pytest.raises(GateError, match="after sample"):
         compare(paired, run(**{"lo.throughput": metric(good[:-1] + [bad])}))
+
+
+@pytest.mark.parametrize("baseline, after, message", [
+    ({"metrics": {}, "settings": {"design": "pairs"}}, {"metrics": {}}, "pairs are judged at looks"),
+    ({"metrics": [None]}, {"metrics": {}}, "baseline metrics must be a mapping, not list"),
+    ({"metrics": {"cpu.ops": 5}}, {"metrics": {}}, "baseline metric cpu.ops must be a mapping"),
+    ({"metrics": {"cpu.ops": {"samples": [1, 2], "disturbed": "x"}}}, {"metrics": {}}, "disturbed must be a count"),
+    ({"metrics": {}, "suites": [{"status": "ok"}]}, {"metrics": {}}, "each is a mapping with a name and a status"),
+])
+def test_results_of_the_wrong_shape_are_refused_by_the_part_that_is_wrong(baseline, after, message):
+    """Found by the controller fuzzer: KeyError and AttributeError from the compare filter."""
+    with pytest.raises(GateError, match=message):
+        compare(baseline, after)

@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import re
 import sqlite3
 import stat
 
@@ -59,6 +60,38 @@ def test_recording_a_host_again_replaces_its_record(tmp_path):
     assert history.query("SELECT count(*) AS n FROM samples")[0]["n"] == 6
 
 
+@pytest.mark.parametrize("part, field", [
+    (dict(baseline={"metrics": {"cpu.ops": {"samples": [1.0, "fast"]}}}), "baseline.metrics.cpu.ops.samples[1]"),
+    (dict(after={"metrics": {"cpu.ops": {"samples": [float("nan")]}}}), "after.metrics.cpu.ops.samples[0]"),
+    (dict(after={"trials": [None]}), "after.trials[0] must be a mapping"),
+    (dict(baseline={"trials": [{"suite": {"name": "x"}}]}), "baseline.trials[0].suite must be text or a number"),
+    (dict(settings=[{"identity": "sysctl:vm.swappiness"}, "x"]), "settings[1] must be a mapping"),
+    (dict(comparison={"metrics": [{"metric": "m", "verdict": "regressed", "gate": "no"}]}),
+     "comparison.metrics[0].gate must be true or false"),
+    (dict(comparison=[]), "comparison must be a mapping"),
+])
+def test_a_record_of_the_wrong_shape_is_refused_by_its_field_and_writes_nothing(tmp_path, part, field):
+    """Found by the controller fuzzer: these raised TypeError, ValueError or an SQLite constraint error."""
+    path = str(tmp_path / "h.sqlite")
+    History(path).start_run("run-1")
+    record(path, "edge-1")
+    before = list(sqlite3.connect(path).iterdump())
+    arguments = dict(profile="edge", wave=1, transaction="t", reason="r", settings=SETTINGS, baseline=BASELINE,
+                     after=AFTER, comparison=COMPARISON)
+    arguments.update(part)
+    with pytest.raises(HistoryError, match=re.escape(field)):
+        History(path).record_host("run-1", "edge-1", "rolled_back", **arguments)
+    assert list(sqlite3.connect(path).iterdump()) == before
+
+
+def test_a_history_path_that_is_a_directory_or_absent_says_so(tmp_path):
+    with pytest.raises(HistoryError, match="not a regular file"):
+        History(str(tmp_path))
+    with pytest.raises(HistoryError, match="no such file"):
+        History(str(tmp_path / "none.sqlite"), readonly=True)
+    assert not (tmp_path / "none.sqlite").exists()
+
+
 def test_forks_record_at_the_same_time(tmp_path):
     path = str(tmp_path / "h.sqlite")
     History(path).start_run("run-1")
@@ -101,11 +134,13 @@ def test_read_only_query_cannot_write(tmp_path):
 ])
 def test_a_read_only_query_reads_and_nothing_else(tmp_path, sql):
     path = str(tmp_path / "h.sqlite")
-    History(path).start_run("run-1")
+    writer = History(path)
+    writer.start_run("run-1")
+    writer.close()  # closed now, not whenever it is collected: that removed the WAL while files() listed it
 
-    def files():  # a reader updates the WAL index (-shm) it shares with writers: its read marks are not content
-        return sorted((name, None if name.endswith("-shm") else open(str(tmp_path / name), "rb").read())
-                      for name in os.listdir(str(tmp_path)))
+    def files():  # a reader makes the WAL index (-shm) and an empty WAL where no writer left them: not content
+        found = [(name, open(str(tmp_path / name), "rb").read()) for name in os.listdir(str(tmp_path))]
+        return sorted(item for item in found if not item[0].endswith("-shm") and item != ("h.sqlite-wal", b""))
     before = files()
     with pytest.raises(HistoryError, match="not authorized|authorization denied"):
         History(path, readonly=True).query(sql.format(dir=tmp_path))

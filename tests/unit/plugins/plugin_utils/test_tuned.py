@@ -93,6 +93,18 @@ def test_missing_and_looping_profiles_are_errors(tuned_dir):
         import_tuned("db", [tuned_dir])
 
 
+def test_a_profile_that_is_not_text_or_not_named_is_refused_by_name(tuned_dir):
+    """Found by the controller fuzzer: UnicodeDecodeError and TypeError reached the operator as tracebacks."""
+    with open(os.path.join(tuned_dir, "db", "tuned.conf"), "ab") as handle:
+        handle.write(b"[sysctl]\nvm.swappiness=\xff\n")
+    with pytest.raises(TunedError, match="db/tuned.conf: not UTF-8 text"):
+        import_tuned("db", [tuned_dir])
+    with pytest.raises(TunedError, match="must be a name or a path"):
+        import_tuned(None, [tuned_dir])
+    with pytest.raises(TunedError, match="directories must be a list of paths"):
+        import_tuned("db", tuned_dir)
+
+
 def test_every_installed_tuned_profile_imports_and_accounts_for_each_directive():
     """tuned's own profiles (make test installs Debian's tuned package): real data, and every one must import."""
     names = sorted(name for name in os.listdir("/usr/lib/tuned")
