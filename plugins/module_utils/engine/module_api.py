@@ -83,14 +83,19 @@ def finish(module, action, result):
     module.exit_json(**result)
 
 
+def _shown(value):
+    """A live value as the diff shows it; None is a setting not there yet (a tunable of the scheduler to come)."""
+    return "(absent)" if value is None else value
+
+
 def diff_of(result, verbose=False):
     """Ansible's --diff: the live values, then one entry per file; generated files in one line unless verbose."""
     settings = [item for item in result.get("settings", []) if item.get("changed", True)]
     diffs = [{
         "before_header": "live settings",
         "after_header": "live settings",
-        "before": "".join("%s = %s\n" % (item["identity"], item["before"]) for item in settings),
-        "after": "".join("%s = %s\n" % (item["identity"], item["after"]) for item in settings),
+        "before": "".join("%s = %s\n" % (item["identity"], _shown(item["before"])) for item in settings),
+        "after": "".join("%s = %s\n" % (item["identity"], _shown(item["after"])) for item in settings),
     }] if settings else []
     for item in result.get("files", []):
         before, after = item["before"], item["after"]

@@ -119,9 +119,10 @@ class BlockQueueKnob(Knob):
         if not switching and self.tree.exists(self.path):
             return
         if self.tunable not in IOSCHED.get(scheduler, ()):
-            raise KnobError("block %s: %s is not a tunable of the %s scheduler%s (%s has: %s)" % (
-                self.device, self.attribute, scheduler, " this request leaves active" if switching else "",
-                scheduler, ", ".join(IOSCHED.get(scheduler, ())) or "none"))
+            has = ("%s has: %s" % (scheduler, ", ".join(IOSCHED[scheduler])) if scheduler in IOSCHED
+                   else "%s has none" % scheduler)
+            raise KnobError("block %s: %s is not a tunable of the %s scheduler%s (%s)" % (
+                self.device, self.attribute, scheduler, " this request leaves active" if switching else "", has))
 
     def _active(self):
         return parse_choice(self.tree.read("/sys/block/%s/queue/scheduler" % self.device))[0] or "none"

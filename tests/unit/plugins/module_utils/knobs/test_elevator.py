@@ -7,6 +7,7 @@ import os
 import pytest
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import Journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import diff_of, tune
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import UDEV_RULES_FILE
@@ -55,6 +56,13 @@ def test_an_elevator_tunable_is_a_setting_persisted_after_the_scheduler(edge):
     assert outside_journal(root) == pristine
 
 
+def test_the_diff_shows_a_tunable_of_the_scheduler_to_come_as_absent(edge):
+    tree, engine, root = edge
+    result = tune(tree, engine.journal, {"settings": {"block:sda:scheduler": "bfq", "block:sda:iosched/slice_idle": 0}},
+                  check_mode=True)
+    assert "block:sda:iosched/slice_idle = (absent)\n" in diff_of(result)[0]["before"]
+
+
 def test_nr_requests_resets_mq_deadlines_async_depth_and_rollback_gives_it_back(edge):
     tree, engine, root = edge
     pristine = outside_journal(root)
@@ -68,7 +76,7 @@ def test_nr_requests_resets_mq_deadlines_async_depth_and_rollback_gives_it_back(
 @pytest.mark.parametrize("request_, message", [
     ({"block:sda:iosched/slice_idle": 0}, "slice_idle is not a tunable of the mq-deadline scheduler"),
     ({"block:sda:scheduler": "none", "block:sda:iosched/fifo_batch": 8},
-     "not a tunable of the none scheduler this request leaves active"),
+     "not a tunable of the none scheduler this request leaves active \\(none has none\\)"),
     ({"block:sda:scheduler": "bfq", "block:sda:iosched/fifo_batch": 8}, "bfq has: back_seek_max"),
     ({"block:sda:iosched/../../../etc/x": 1}, "unknown queue setting"),
     ({"block:sda:iosched/FIFO": 1}, "unknown queue setting"),
