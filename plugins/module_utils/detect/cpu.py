@@ -10,25 +10,38 @@ __metaclass__ = type
 import re
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import (
-    CpuListError, format_cpulist, parse_cpulist)
+    CpuListError, format_cpulist, parse_cpulist, parse_cpumask)
 
 CPU_DIR = "/sys/devices/system/cpu"
 _CPU_NAME = re.compile(r"^cpu(\d+)$")
 
 
-def read_cpulist(tree, path):
-    """A CPU list file as numbers; a malformed one is a problem, not a crash."""
+def read_cpulist(tree, path, parse=parse_cpulist):
+    """A CPU list (or, with parse_cpumask, mask) file as numbers; a malformed one is a problem, not a crash."""
     text = tree.read(path)
     if text is None:
         return None
-    if text.strip() == "(null)":
+    # Some kernels end these files with a NUL: arm64 5.15 cpulists with "\n\0", RHEL 7's nohz_full with "\0\n".
+    text = text.strip("\0 \t\n")
+    if text == "(null)":
         # nohz_full reads "(null)" when the feature is built but not enabled.
         return []
     try:
-        return parse_cpulist(text)
+        return parse(text)
     except CpuListError as exc:
         tree.problem(path, str(exc))
         return None
+
+
+def online_cpus(tree):
+    """The online CPUs: cpu/online, or on kernels without it every cpuN whose own online file does not say 0."""
+    online = read_cpulist(tree, CPU_DIR + "/online")
+    if online is not None:
+        return online
+    present = sorted(int(m.group(1)) for m in map(_CPU_NAME.match, tree.listdir(CPU_DIR)) if m)
+    if not present:
+        tree.problem(CPU_DIR, "no CPUs: %s is missing or empty (is /sys mounted?)" % CPU_DIR)
+    return [cpu for cpu in present if (tree.read("%s/cpu%d/online" % (CPU_DIR, cpu)) or "1").strip("\0 \n") != "0"]
 
 
 def kernel_cmdline(tree):
@@ -104,21 +117,19 @@ def _cpufreq(tree):
 
 
 def detect_cpu(tree):
-    online = read_cpulist(tree, CPU_DIR + "/online")
-    if online is None:
-        online = sorted(int(m.group(1)) for m in map(_CPU_NAME.match, tree.listdir(CPU_DIR)) if m)
+    online = online_cpus(tree)
+    available = set(online)
     packages = {}
-    cores = set()
     sibling_groups = set()
     for cpu in online:
         topo = "%s/cpu%d/topology" % (CPU_DIR, cpu)
-        package = tree.read_int(topo + "/physical_package_id", 0)
-        core = tree.read_int(topo + "/core_id", cpu)
-        die = tree.read_int(topo + "/die_id", 0)
+        # -1: the firmware does not say (some VMs and s390x); one unknown package, counted once
+        package = max(0, tree.read_int(topo + "/physical_package_id", 0))
         packages.setdefault(package, []).append(cpu)
-        cores.add((package, die, core))
-        siblings = read_cpulist(tree, topo + "/thread_siblings_list") or [cpu]
-        sibling_groups.add(tuple(sibling for sibling in siblings if sibling in online) or (cpu,))
+        siblings = read_cpulist(tree, topo + "/thread_siblings_list")
+        if siblings is None:  # kernels before 2.6.27 have only the mask
+            siblings = read_cpulist(tree, topo + "/thread_siblings", parse_cpumask)
+        sibling_groups.add(tuple(sorted((set(siblings or []) & available) | {cpu})))
     params = kernel_cmdline(tree)
     isolated = read_cpulist(tree, CPU_DIR + "/isolated") or _cmdline_cpus(tree, params, "isolcpus")
     nohz_full = read_cpulist(tree, CPU_DIR + "/nohz_full") or _cmdline_cpus(tree, params, "nohz_full")
@@ -132,7 +143,9 @@ def detect_cpu(tree):
         "possible": tree.read(CPU_DIR + "/possible"),
         "sockets": len(packages),
         "packages": {str(package): format_cpulist(cpus) for package, cpus in sorted(packages.items())},
-        "cores": len(cores),
+        # a core is a set of SMT siblings: core_id repeats per die (Magny-Cours), is absent (PPC) or means
+        # something else (s390x), but the sibling sets are right on every machine the issue's 45 snapshots held
+        "cores": len(sibling_groups),
         "threads_per_core": threads,
         "smt_active": threads > 1,
         "smt_control": smt_control,

@@ -10,6 +10,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.cpu import read_cpulist
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import parse_cpumask
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.memory import parse_meminfo
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import format_cpulist
 
@@ -33,9 +34,20 @@ def detect_numa(tree, cpu_facts, memory_facts):
             }],
         }
     nodes = []
+    online, owner = set(cpu_facts["online_list"]), {}
     for node in ids:
         path = "%s/node%d" % (NODE_DIR, node)
-        cpus = read_cpulist(tree, path + "/cpulist") or []
+        cpus = read_cpulist(tree, path + "/cpulist")
+        if cpus is None:  # old kernels have only the mask
+            cpus = read_cpulist(tree, path + "/cpumap", parse_cpumask) or []
+        cpus = [cpu for cpu in cpus if cpu in online]  # a node lists its offline CPUs too
+        claimed = sorted(set(cpu for cpu in cpus if cpu in owner))
+        if claimed:
+            tree.problem(path + "/cpulist", "node %d claims CPUs %s of node %d: the firmware's NUMA table contradicts "
+                         "itself; they are counted in node %d only" % (
+                             node, format_cpulist(claimed), owner[claimed[0]], owner[claimed[0]]))
+            cpus = [cpu for cpu in cpus if cpu not in owner]
+        owner.update((cpu, node) for cpu in cpus)
         meminfo = parse_meminfo(tree.read(path + "/meminfo", default=""), prefix="Node %d " % node)
         distances = [int(value) for value in (tree.read(path + "/distance") or "").split() if value.isdigit()]
         nodes.append({
