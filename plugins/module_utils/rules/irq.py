@@ -104,9 +104,13 @@ def irq_facts(irqs, number):
 
 
 def usable_cpus(local, online, isolated):
-    """The CPUs of a device's node (a CPU list; every online CPU when unknown), without isolated ones."""
-    isolated = set(isolated)
-    return [cpu for cpu in parse_cpulist(local or "") or list(online) if cpu not in isolated]
+    """The online CPUs of a device's node (a CPU list; every online CPU when unknown), without isolated ones.
+
+    local_cpulist names the node's offline CPUs too: an affinity that holds only those is refused by the kernel.
+    """
+    isolated, online = set(isolated), list(online)
+    local = [cpu for cpu in parse_cpulist(local or "") if cpu in set(online)]
+    return [cpu for cpu in local or online if cpu not in isolated]
 
 
 def _cpus(facts, value, local, where, errors):

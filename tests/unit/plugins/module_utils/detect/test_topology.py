@@ -7,6 +7,7 @@ import os
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.cpu import CPU_DIR, detect_cpu
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.numa import NODE_DIR, detect_numa
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.irq import usable_cpus
 
 
 def sysfs(tmp_path, files):
@@ -103,3 +104,9 @@ def test_a_root_without_sys_is_a_problem_not_a_host_without_cpus(tmp_path):
     cpu, _numa = facts(tree)
     assert cpu["count"] == 0
     assert [problem["path"] for problem in tree.problems] == [CPU_DIR]
+
+
+def test_a_devices_local_cpus_are_its_nodes_online_ones():
+    """local_cpulist names offline CPUs too; with none of its own online, a device takes any online CPU."""
+    assert usable_cpus("0-7", [0, 1, 2, 3, 8, 9], [1]) == [0, 2, 3]
+    assert usable_cpus("4-7", [0, 1, 2, 3], []) == [0, 1, 2, 3]
