@@ -23,7 +23,9 @@ def _import_root():
 
 sys.path.insert(0, _import_root())
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import Journal  # noqa: E402
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.capture import materialize  # noqa: E402
+from fakekernel import FakeKernelTree  # noqa: E402
 
 
 def ansible_env(tmp_path, **extra):
@@ -49,3 +51,11 @@ def host_root(tmp_path):
     def build(name):
         return materialize(load_capture(name), str(tmp_path / name))
     return build
+
+
+@pytest.fixture
+def dc_host(host_root):
+    """(tree, journal, root): dc-2socket on a fake kernel that can load tcp_bbr and sch_fq."""
+    root = host_root("dc-2socket")
+    tree = FakeKernelTree(root, loadable={"tcp_bbr", "sch_fq"})
+    return tree, Journal(tree), root

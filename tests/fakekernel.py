@@ -12,7 +12,12 @@ algorithm; modprobe loads, unloads and dry-runs modules of a configured set.
 ethtool answers from the capture's recorded output and changes it the way
 drivers do: rings above the maximum are refused, fixed features stay as they
 are, turning tx checksumming off drops TSO, a channel change re-creates the
-interface's queues. Individual paths can be made to refuse writes (EINVAL,
+interface's queues. tc shows and changes root qdiscs as the kernel does: each
+interface starts on net.core.default_qdisc (mq over one per queue on a
+multi-queue NIC, noop when down, noqueue when virtual), a root with handle 0:
+cannot be deleted, deleting a configured root attaches the default of that
+moment; a qdisc module is in use while a qdisc or the default names it, and
+any module while its refcnt says so. Individual paths can be made to refuse writes (EINVAL,
 EBUSY, ...) to inject faults.
 """
 
@@ -51,11 +56,29 @@ SECTION_LABELS = {"rx": "RX", "tx": "TX", "rx-mini": "RX Mini", "rx-jumbo": "RX 
                   "other": "Other"}
 # Offloads the kernel turns off when what they need goes off.
 NEEDED_BY = {"tx-checksumming": ["tcp-segmentation-offload"], "scatter-gather": ["tcp-segmentation-offload"]}
+QDISC_STATE = ".hostperf-fake-qdiscs.json"  # written only while the qdiscs differ from the tree's first state
 NOT_SUPPORTED = CommandResult(95, stderr="netlink error: Operation not supported\n")
+
+
+def _recorded_roots(text):
+    """The fake's {interface: root} from what a capture recorded tc printing."""
+    roots = {}
+    for entry in json.loads(text):
+        if entry.get("root"):
+            roots[entry["dev"]] = {"kind": entry["kind"], "handle": entry["handle"]}
+    for entry in json.loads(text):
+        if not entry.get("root") and entry["dev"] in roots:
+            root = roots[entry["dev"]]
+            root.update(leaf=entry["kind"], queues=root.get("queues", 0) + 1)
+    return roots
 
 
 def _refused(path, code):
     return OSError(code, os.strerror(code), path)
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: no except clause of the engine sees it, nothing after it runs."""
 
 
 class FakeKernelTree(HostTree):
@@ -74,6 +97,9 @@ class FakeKernelTree(HostTree):
             active = (re.search(r"\[(\S+)\]", self.read(queue + "/scheduler") or "") or [None, None])[1]
             if active in ELEVATOR_DEFAULTS and not self.isdir(queue + "/iosched"):
                 self._make_elevator(queue, active)
+        recorded = (self._recorded or {}).get("tc -j qdisc show")
+        self.qdiscs_at_start = _recorded_roots(recorded["stdout"]) if recorded else dict(
+            (device, self._default_root(device)) for device in self.listdir("/sys/class/net"))
 
     def write(self, path, value):
         if path in self.refuse:
@@ -163,6 +189,8 @@ class FakeKernelTree(HostTree):
     def _command(self, argv):
         if argv[0] == "ethtool":
             return self._ethtool(argv)
+        if argv[0] == "tc":
+            return self._tc(argv[1:])
         if argv[0] == "systemctl":
             return self._systemctl(argv[1:])
         if argv[0] != "modprobe":
@@ -175,7 +203,7 @@ class FakeKernelTree(HostTree):
             ok = name in self.loadable or name in loaded
             return CommandResult(0 if ok else 1, stderr="" if ok else "modprobe: FATAL: Module %s not found" % name)
         if "-r" in argv:
-            if not self._drop_scheduler(name):
+            if not self._drop_scheduler(name) or self._module_users(name):
                 return CommandResult(1, stderr="modprobe: FATAL: Module %s is in use." % name)
             lines = [line for line in lines if line.split(" ", 1)[0] != name]
             self._set_available_cc(name, remove=True)
@@ -189,6 +217,68 @@ class FakeKernelTree(HostTree):
             handle.write("".join(line + "\n" for line in lines))
         return CommandResult(0)
 
+    def _module_users(self, name):
+        qdisc = name[len("sch_"):] if name.startswith("sch_") else None
+        if qdisc and (qdisc == (self.read("/proc/sys/net/core/default_qdisc") or "").strip() or any(
+                qdisc in (root["kind"], root.get("leaf")) for root in self.qdiscs().values())):
+            return True
+        return (self.read("/sys/module/%s/refcnt" % name) or "0").strip() not in ("", "0")
+
+    # -- tc ----------------------------------------------------------------
+    def _default_root(self, device, default=None):
+        base = "/sys/class/net/" + device
+        if not self.exists(base + "/device"):
+            return {"kind": "noqueue", "handle": "0:"}
+        if (self.read(base + "/operstate") or "").strip() == "down":
+            return {"kind": "noop", "handle": "0:"}
+        default = default or (self.read("/proc/sys/net/core/default_qdisc") or "pfifo_fast").strip()
+        queues = len([queue for queue in self.listdir(base + "/queues") if queue.startswith("tx-")])
+        if queues > 1:
+            return {"kind": "mq", "handle": "0:", "leaf": default, "queues": queues}
+        return {"kind": default, "handle": "0:"}
+
+    def qdiscs(self):
+        """{interface: its root} as tc would show them now."""
+        path = os.path.join(self.root, QDISC_STATE)
+        if os.path.exists(path):
+            with open(path) as handle:
+                return json.load(handle)
+        return dict(self.qdiscs_at_start)
+
+    def _set_qdiscs(self, roots):
+        path = os.path.join(self.root, QDISC_STATE)
+        if roots == self.qdiscs_at_start:
+            if os.path.exists(path):
+                os.unlink(path)
+            return
+        with open(path, "w") as handle:
+            json.dump(roots, handle, sort_keys=True)
+
+    def _tc(self, args):
+        roots = self.qdiscs()
+        if args == ["-j", "qdisc", "show"]:
+            shown = []
+            for device, root in sorted(roots.items()):
+                shown.append({"kind": root["kind"], "handle": root["handle"], "dev": device, "root": True})
+                shown.extend({"kind": root["leaf"], "handle": "0:", "dev": device, "parent": ":%x" % (queue + 1)}
+                             for queue in range(root.get("queues", 0)))
+            return CommandResult(0, json.dumps(shown))
+        if len(args) in (5, 6) and args[:2] in (["qdisc", "replace"], ["qdisc", "del"]) and args[2] == "dev" \
+                and args[4] == "root":
+            device = args[3]
+            if device not in roots:
+                return CommandResult(1, stderr="Cannot find device \"%s\"\n" % device)
+            if args[1] == "replace":
+                roots[device] = {"kind": args[5], "handle": "8001:"}
+            elif roots[device]["handle"] == "0:":
+                return CommandResult(2, stderr="Error: Cannot delete qdisc with handle of zero.\n")
+            else:
+                roots[device] = self._default_root(device)
+            self._set_qdiscs(roots)
+            self.writes.append(("tc",) + tuple(args))
+            return CommandResult(0)
+        return CommandResult(1, stderr="tc %s: not emulated" % " ".join(args))
+
     # -- systemctl ---------------------------------------------------------
     def _systemctl(self, args):
         verb, unit = args[0], (args[1:] or [None])[0]
@@ -196,7 +286,8 @@ class FakeKernelTree(HostTree):
             unit = args[-1]
             if unit not in self.units:
                 return CommandResult(0, "not-found\n" if args[2] == "LoadState" else "\n")
-            return CommandResult(0, dict({"LoadState": "loaded"}, **self.units[unit]).get(args[2], "") + "\n")
+            state = dict({"LoadState": "loaded", "ActiveState": self.units[unit].get("active", "")}, **self.units[unit])
+            return CommandResult(0, state.get(args[2], "") + "\n")
         if verb in ("daemon-reload", "try-restart"):
             self.systemctl.append(" ".join(args))
             return CommandResult(0)

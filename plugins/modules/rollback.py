@@ -80,8 +80,10 @@ transactions:
   type: list
   elements: str
 settings:
-  description: Each setting restored, with C(status) restored, failed or forgotten and the C(error) when it failed
-    (or why it was forgotten).
+  description: Each setting restored, with C(status) restored, failed, forgotten or deferred and the C(error) when
+    it failed (or why it was forgotten). Deferred is a kernel module the rollback could not unload because it is
+    still in use (connections made while C(tcp_bbr) was the default hold it); nothing loads it at boot any more
+    and the C(reason) says how to unload it. A deferred setting does not make the rollback incomplete.
   returned: always
   type: list
   elements: dict

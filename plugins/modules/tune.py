@@ -171,6 +171,9 @@ options:
     description:
       - Default queueing discipline (C(fq) for BBR). Set only where the kernel has it; otherwise
         O(default_qdisc_fallback) decides.
+      - The kernel gives an interface the default only when it comes up, so every interface already up whose root
+        qdisc the kernel attached is re-attached to it too (C(qdisc:IF) settings, listed and rolled back like the
+        others), as the next boot would have it; roots someone configured are left alone. Needs C(tc) (iproute2).
     type: str
   default_qdisc_fallback:
     description:

@@ -16,6 +16,7 @@ __metaclass__ = type
 import gzip
 import re
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.host import tc
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, sysctl_path
 
 # module -> CONFIG_ option that builds it
@@ -139,6 +140,14 @@ def read_sysctls(tree, keys):
     return values
 
 
+def _root_qdiscs(tree):
+    """{interface: its root as host/tc.py reads it}, or None when tc cannot tell."""
+    try:
+        return tc.roots(tree)
+    except OSError:
+        return None
+
+
 def detect_kernel(tree, extra_sysctls=()):
     release = tree.read("/proc/sys/kernel/osrelease")
     cmdline = tree.read("/proc/cmdline", default="") or ""
@@ -165,6 +174,7 @@ def detect_kernel(tree, extra_sysctls=()):
         # Only the host's own network namespace registers netdev_max_backlog; a container's does not.
         "initial_network_namespace": tree.exists("/proc/sys/net/core/netdev_max_backlog"),
         "default_qdisc": default_qdisc,
+        "root_qdiscs": _root_qdiscs(tree),
         "qdiscs": qdiscs,
         "modules": modules,
         "module_loading": module_info,

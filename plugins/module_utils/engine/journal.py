@@ -282,8 +282,8 @@ def record_problem(record, ident):
     settings = record.get("settings")
     if not isinstance(settings, list) or not all(
             isinstance(item, dict) and isinstance(item.get("identity"), str) and "before" in item and "after" in item
-            for item in settings):
-        return "settings must be a list of {identity, before, after}"
+            and isinstance(item.get("where"), (str, type(None))) for item in settings):
+        return "settings must be a list of {identity, before, after[, where: a name]}"
     snapshots = record.get("files")
     if not isinstance(snapshots, list):
         return "files must be a list of snapshots"

@@ -107,14 +107,15 @@ class Switch:
             return
         costs = switch_costs(self.tree, self.record["settings"])
         other = "after" if side == "before" else "before"
-        wanted = [dict(identity=setting["identity"], before=setting[side], after=setting[other])
+        wanted = [dict(identity=setting["identity"], before=setting[side], after=setting[other],
+                       where=setting.get("where"))
                   for setting in self.record["settings"]
                   if costs.get(setting["identity"], SWITCH_CHEAP) != SWITCH_INERT
                   and setting[side] is not None]
         self.side = "switching"
         outcome = restore(self.tree, wanted, [])
         if not outcome["complete"]:
-            failed = [item for item in outcome["settings"] if item["status"] != "restored"]
+            failed = [item for item in outcome["settings"] if item["status"] == "failed"]
             raise SwitchError("switching to %s failed: %s" % (side, "; ".join(
                 "%s: %s" % (item["identity"], item.get("error")) for item in failed)))
         self.side = side

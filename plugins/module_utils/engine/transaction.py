@@ -148,8 +148,7 @@ class Engine:
         if check_mode or not result["changed"]:
             return result
         record = self.journal.new(label)
-        record["settings"] = [{"identity": c["identity"], "before": c["before"], "after": c["after"]}
-                              for c in changes if c["changed"] or c.get("side_effect")]
+        record["settings"] = [_journaled(c) for c in changes if c["changed"] or c.get("side_effect")]
         record["files"] = [f["snapshot"] for f in file_changes]
         try:
             self.journal.save(record)
@@ -281,7 +280,7 @@ class Engine:
         result = {"changed": False, "transactions": [r["id"] for r in chosen], "settings": [], "files": [],
                   "interrupted": [r["id"] for r in records if r["state"] in UNFINISHED]}
         for record in chosen:
-            pending = [s for s in record["settings"] if not _equal_now(self.tree, s["identity"], s["before"])]
+            pending = [s for s in record["settings"] if not _equal_now(self.tree, s)]
             pending_files = [f for f in record["files"] if not files.matches(self.tree, f)]
             result["changed"] = result["changed"] or bool(pending or pending_files) or record["state"] != COMMITTED
             for snap in pending_files:
@@ -309,7 +308,9 @@ def restore(tree, settings, snapshots, passes=2, forget=()):
     """Write back every 'before' value in dependency order, then the files; verify.
 
     Two passes: a value that a later write resets (nr_requests after a
-    scheduler switch) is written again. A setting in forget whose device is gone is reported as forgotten.
+    scheduler switch) is written again, and a module its qdiscs held in the first is unloaded in the second. A
+    setting in forget whose device is gone is reported as forgotten; one that only settles later (a module
+    still in use) as deferred, with the reason, and the rollback is complete.
     """
     knobs = []
     outcome = {"complete": True, "settings": []}
@@ -319,7 +320,7 @@ def restore(tree, settings, snapshots, passes=2, forget=()):
             outcome["settings"].append({"identity": setting["identity"], "status": "forgotten", "error": gone})
             continue
         try:
-            knobs.append((knob_for(tree, setting["identity"]), setting))
+            knobs.append((located(tree, setting), setting))
         except KnobError as exc:
             outcome["settings"].append({"identity": setting["identity"], "status": "failed", "error": str(exc)})
             outcome["complete"] = False
@@ -341,7 +342,12 @@ def restore(tree, settings, snapshots, passes=2, forget=()):
         ok = knob.equal(now[knob.identity], setting["before"])
         item = {"identity": knob.identity, "before": setting["after"], "after": setting["before"],
                 "status": "restored" if ok else "failed"}
-        if not ok:
+        if knob.identity != setting["identity"]:
+            item["journaled_as"] = setting["identity"]  # renumbered since (an IRQ after a boot)
+        later = None if ok else _settles_later(knob, setting["before"])
+        if later:
+            item.update(status="deferred", reason=later)
+        elif not ok:
             item["error"] = errors.get(knob.identity, "reads %r after restore" % (now[knob.identity],))
             outcome["complete"] = False
         outcome["settings"].append(item)
@@ -384,7 +390,7 @@ def after_files_changed(tree, paths):
     commands = []
     for path in paths:
         owner = _owner(path)
-        for argv in owner.after_change if owner else ():
+        for argv in owner.hooks(tree) if owner else ():
             if list(argv) not in commands:
                 commands.append(list(argv))
     report = []
@@ -404,10 +410,30 @@ def _read(knob):
         return "<unreadable: %s>" % _reason(exc)
 
 
-def _equal_now(tree, identity, value):
+def _settles_later(knob, value):
     try:
-        knob = knob_for(tree, identity)
-        return knob.equal(knob.read(), value)
+        return knob.settles_later(value)
+    except (OSError, KnobError):
+        return None
+
+
+def located(tree, setting):
+    """The knob a journaled setting names, found again by its whereabouts where a boot renumbered it."""
+    return knob_for(tree, setting["identity"]).relocated(setting.get("where"))
+
+
+def _journaled(change):
+    entry = {"identity": change["identity"], "before": change["before"], "after": change["after"]}
+    where = change["knob"].whereabouts()
+    if where is not None:
+        entry["where"] = where
+    return entry
+
+
+def _equal_now(tree, setting):
+    try:
+        knob = located(tree, setting)
+        return knob.equal(knob.read(), setting["before"])
     except (OSError, KnobError):
         return False
 

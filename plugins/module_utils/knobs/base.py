@@ -40,6 +40,10 @@ class Persistence:
         self.render = render
         self.after_change = tuple(after_change)
 
+    def hooks(self, tree):
+        """The commands to run once this kind's files changed, as the host is now (after_change by default)."""
+        return self.after_change
+
     def owns(self, path):
         """Whether path is one of this kind's files, so a rollback knows whose hook to run."""
         return bool(self.path) and path == self.path
@@ -122,6 +126,19 @@ class Knob:
     def coupled(self):
         """Identities whose values the kernel changes as a side effect of writing this knob."""
         return []
+
+    def whereabouts(self):
+        """What finds this setting's object again once a boot renumbered it (an IRQ's name), journaled; or None."""
+        return None
+
+    def relocated(self, where):
+        """The knob for the object whereabouts() named, as it is numbered now; KnobError when none has it."""
+        return self
+
+    def settles_later(self, value):
+        """Why the live value may differ from value for now with nothing left undone (a module still in use
+        unloads once its users are gone, and nothing loads it at boot any more), or None."""
+        return None
 
     def disruption(self):
         """What changing this value does besides setting it (a link reset, say), for the operator; or None."""

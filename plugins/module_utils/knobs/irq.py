@@ -18,7 +18,7 @@ __metaclass__ = type
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import CpuListError, format_cpulist, parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.irq import (
-    DEBUGFS_IRQS, PROC_IRQ, action_names, is_managed)
+    DEBUGFS_IRQS, PROC_IRQ, SYS_IRQ, action_names, is_managed)
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, irq_number
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence, SWITCH_CHEAP
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpus import cpu_set
@@ -33,14 +33,21 @@ WANTS_PATH = "/etc/systemd/system/multi-user.target.d/90-hostperf-tuning-irq-aff
 IRQBALANCE_DROPIN = "/etc/systemd/system/irqbalance.service.d/90-hostperf-tuning.conf"
 IRQBALANCE_UNITS = ("/etc/systemd/system/irqbalance.service", "/lib/systemd/system/irqbalance.service",
                     "/usr/lib/systemd/system/irqbalance.service")
-# Interfaces are up, so the NIC IRQs that drivers request on open exist.
+# NIC drivers name their IRQs only when the link is opened, so the unit waits for the network to be online
+# (and pulls that in: nothing else may). irqbalance asks its policy script about an IRQ once, when it first
+# sees it, which at boot is before the names exist (the lab's e1000e: irqbalance at 88 s, the link at 121 s):
+# it is restarted once the names are there, so it asks again, and the helper as its policy script places and
+# bans ours; then every named IRQ is set (also without irqbalance). systemctl without a path needs systemd 239
+# (RHEL 8, Debian 10).
 UNIT_TEXT = HEADER + """[Unit]
 Description=hostperf.tuning: IRQ affinity by IRQ name
+Wants=network-online.target
 After=network.target network-online.target
 
 [Service]
 Type=oneshot
 RemainAfterExit=yes
+ExecStart=-systemctl try-restart irqbalance.service
 ExecStart=%s apply
 """ % HELPER_PATH
 
@@ -104,6 +111,18 @@ class IrqAffinityKnob(Knob):
         except CpuListError:
             return first == second
 
+    def whereabouts(self):
+        names = self._names() if self.tree.exists(self.path) else []
+        return names[0] if names else None
+
+    def relocated(self, where):
+        if where is None or (self.tree.exists(self.path) and where in action_names(self.tree, self.irq)):
+            return self
+        for entry in self.tree.listdir(SYS_IRQ):
+            if entry.isdigit() and where in action_names(self.tree, int(entry)):
+                return IrqAffinityKnob(self.tree, entry)
+        raise KnobError("irq %d (%s): no IRQ has this name now (gone since it was journaled?)" % (self.irq, where))
+
     def persist_data(self):
         names = self._names()
         return {"name": names[0] if names else None, "irqbalance_exec": irqbalance_exec_start(self.tree)}
@@ -127,6 +146,13 @@ class IrqPersistence(Persistence):
             ["systemctl", "daemon-reload"], ["systemctl", "try-restart", "irqbalance.service"]))
 
     FILES = (CONFIG_PATH, HELPER_PATH, UNIT_PATH, WANTS_PATH, IRQBALANCE_DROPIN)
+
+    def hooks(self, tree):
+        # A unit whose file a rollback removed stays active (RemainAfterExit) until stopped.
+        if not tree.exists(UNIT_PATH) and tree.run(
+                ["systemctl", "show", "-p", "ActiveState", "--value", UNIT_NAME]).stdout.strip() == "active":
+            return (["systemctl", "stop", UNIT_NAME],) + self.after_change
+        return self.after_change
 
     def owns(self, path):
         return path in self.FILES

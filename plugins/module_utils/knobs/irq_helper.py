@@ -4,7 +4,8 @@
 """Managed by hostperf.tuning: put IRQ affinities back by IRQ name; roll back with hostperf.tuning.rollback.
 
   hostperf-tuning-irq-affinity apply [--root DIR]   at boot, from hostperf-tuning-irq-affinity.service
-  hostperf-tuning-irq-affinity DEVPATH IRQ          as irqbalance's --policyscript: ban=true for our IRQs
+  hostperf-tuning-irq-affinity DEVPATH IRQ          as irqbalance's --policyscript: ban=true for our IRQs,
+                                                    whose affinity it sets again first
 
 IRQ numbers change between boots, so the IRQ knob persists affinities by IRQ
 name and installs this file, unchanged but for a #! line, as the program that
@@ -42,6 +43,17 @@ def names_of(root, irq):
         return []
 
 
+def place(root, irq, name, cpus):
+    """Write one IRQ's affinity; False (and why, on stderr) when the kernel refuses."""
+    try:
+        with open("%s/proc/irq/%s/smp_affinity_list" % (root, irq), "w") as handle:
+            handle.write(cpus)
+    except OSError as exc:
+        sys.stderr.write("irq %s (%s): %s\n" % (irq, name, exc))
+        return False
+    return True
+
+
 def apply(root):
     todo = wanted(root)
     failed = 0
@@ -50,13 +62,10 @@ def apply(root):
             continue
         for name in names_of(root, entry):
             if name in todo:
-                try:
-                    with open("%s/proc/irq/%s/smp_affinity_list" % (root, entry), "w") as handle:
-                        handle.write(todo.pop(name))
+                if place(root, entry, name, todo.pop(name)):
                     sys.stdout.write("irq %s (%s): set\n" % (entry, name))
-                except OSError as exc:
+                else:
                     failed += 1
-                    sys.stderr.write("irq %s (%s): %s\n" % (entry, name, exc))
                 break
     for name in sorted(todo):
         sys.stderr.write("no IRQ named %s on this boot\n" % name)
@@ -75,8 +84,13 @@ def main(argv):
             ours = wanted(root)
         except OSError:
             return 0
-        if any(name in ours for name in names_of(root, argv[1])):
-            sys.stdout.write("ban=true\n")
+        # irqbalance asks once per IRQ it finds: at its start and for an IRQ a driver re-requested (a link
+        # reopened, channels changed), whose fresh descriptor has the default affinity. Set ours again then.
+        for name in names_of(root, argv[1]):
+            if name in ours:
+                place(root, argv[1], name, ours[name])
+                sys.stdout.write("ban=true\n")
+                break
         return 0
     sys.stderr.write(__doc__)
     return 2

@@ -50,6 +50,19 @@ class KernelModuleKnob(Knob):
         # A built-in module is as good as a loaded one and cannot be removed.
         return _present(first) == _present(second)
 
+    def users(self):
+        """The module's reference count: sockets made while it was the congestion default, qdiscs, modules."""
+        text = (self.tree.read("/sys/module/%s/refcnt" % self.name) or "").strip()
+        return int(text) if text.isdigit() else 0
+
+    def settles_later(self, value):
+        users = self.users() if value == ABSENT and self.read() == LOADED else 0
+        if not users:
+            return None
+        return ("module %s stays loaded while it is in use (%d user(s): connections or qdiscs made while it was "
+                "the default); nothing loads it at boot any more, and `modprobe -r %s` unloads it once they are "
+                "gone" % (self.name, users, self.name))
+
     def write(self, value):
         self.tree.run_checked(["modprobe", self.name] if value != ABSENT else ["modprobe", "-r", self.name])
 

@@ -17,6 +17,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic import N
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic_attribute import NicAttributeKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic_ethtool import NicSizeKnob, NicSwitchKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic_queue import NicQueueKnob
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.qdisc import RootQdiscKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.service import ServiceKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import SysctlKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.thp import TransparentHugepageKnob
@@ -24,7 +25,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.unit import 
 
 KINDS = dict((kind.kind, kind) for kind in (
     SysctlKnob, BlockQueueKnob, KernelModuleKnob, NicKnob, IrqAffinityKnob, ServiceKnob, CpufreqKnob,
-    UnitCpuAffinityKnob, TransparentHugepageKnob))
+    UnitCpuAffinityKnob, TransparentHugepageKnob, RootQdiscKnob))
 # The nic kind's mechanisms, each registered with NicKnob for the settings it handles.
 NIC_MECHANISMS = (NicAttributeKnob, NicQueueKnob, NicSizeKnob, NicSwitchKnob)
 

@@ -10,9 +10,11 @@ __metaclass__ = type
 import os
 import re
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.host import tc
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, sysctl_key, sysctl_path
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence, SWITCH_CHEAP, SWITCH_COSTLY
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.qdisc import reattach_requests
 
 SYSCTL_FILE = "/etc/sysctl.d/90-hostperf-tuning.conf"
 _INTEGER = re.compile(r"^-?[0-9]+\Z")
@@ -84,6 +86,11 @@ class SysctlKnob(Knob):
         Knob.__init__(self, tree, key)
         self.path = sysctl_path(key)
 
+    @classmethod
+    def create(cls, tree, name):
+        knob = cls(tree, name)
+        return DefaultQdiscKnob(tree, name) if knob.name == DefaultQdiscKnob.key else knob
+
     def switch_cost(self):
         # Reserving huge pages takes memory a fragmented host may not give back: not switched between trials.
         return SWITCH_COSTLY if self.name in RESERVATIONS else self.switching
@@ -131,6 +138,27 @@ class SysctlKnob(Knob):
 
     def write(self, value):
         self.tree.write(self.path, value)
+
+
+class DefaultQdiscKnob(SysctlKnob):
+    """net.core.default_qdisc, and the interfaces already up re-attached to it, as a boot would have them."""
+
+    key = "net.core.default_qdisc"
+
+    def validate(self, value):
+        value = SysctlKnob.validate(self, value)
+        try:
+            tc.qdisc_name(value)
+            tc.roots(self.tree)
+        except ValueError as exc:
+            raise KnobError("sysctl %s: %s" % (self.name, exc))
+        except OSError as exc:
+            raise KnobError("sysctl %s: %s; it is needed to put the interfaces that are up on %s now, as a boot "
+                            "would (the kernel attaches the default only to a link coming up)" % (self.name, exc, value))
+        return value
+
+    def requires(self, value):
+        return reattach_requests(self.tree, value)
 
 
 def integer_range(key):

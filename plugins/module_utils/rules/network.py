@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.tc import CONFIGURED
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.qdisc import why_not_reattached
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import INT_MAX
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import (
     FLAG, POSITIVE, SHARE, TEXT, Section, sysctl_current)
@@ -136,6 +138,26 @@ def _qdisc(plan, kernel, qdisc, fallback, algorithm, source):
                  % chosen, "low", source)
     plan.add("sysctl:net.core.default_qdisc", chosen, kernel.get("default_qdisc"),
              REASONS.get(chosen, "asked for by the %s" % source), "low", source)
+    _root_qdiscs(plan, kernel, chosen, source)
+
+
+def _root_qdiscs(plan, kernel, chosen, source):
+    """Interfaces already up keep the root they got when they came up; re-attach them, as a boot would."""
+    roots = kernel.get("root_qdiscs")
+    if roots is None:
+        plan.notes.append("root qdiscs: unknown (tc did not answer when the host was detected); tune re-attaches "
+                          "the interfaces already up to %s on the host, and refuses the default there without tc"
+                          % chosen)
+        return
+    for device, state in sorted(roots.items()):
+        if state == chosen:
+            continue
+        why = why_not_reattached(state)
+        if why is None:
+            plan.add("qdisc:" + device, chosen, state, "its root is the %s it got when it came up; re-attached to "
+                     "%s now, as the next boot would have it" % (state, chosen), "low", source)
+        elif state.startswith(CONFIGURED):
+            plan.notes.append("qdisc:%s: %s" % (device, why))
 
 
 def _profile_congestion_control(plan, facts, spec):

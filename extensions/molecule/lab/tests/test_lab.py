@@ -73,8 +73,47 @@ def test_persistence_files(host):
 
 
 def test_bbr_module(host):
-    loaded = "tcp_bbr" in host.file("/proc/modules").content_string
-    assert loaded != rolled_back(host)
+    loaded = "tcp_bbr " in host.file("/proc/modules").content_string
+    if not rolled_back(host):
+        assert loaded
+    elif loaded:
+        # connections made while bbr was the default hold it; the rollback says so and leaves it to unload
+        assert int(host.file("/sys/module/tcp_bbr/refcnt").content_string) > 0
+
+
+def root_qdiscs(host):
+    """{interface: (root kind, root handle, the kinds under it)} as the kernel shows them now."""
+    roots = {}
+    for entry in json.loads(host.check_output("tc -j qdisc show")):
+        if entry["kind"] in ("ingress", "clsact"):
+            continue
+        kind, handle, leaves = roots.get(entry["dev"], (None, None, []))
+        if entry.get("root"):
+            kind, handle = entry["kind"], entry["handle"]
+        else:
+            leaves = leaves + [(entry["kind"], entry["handle"])]
+        roots[entry["dev"]] = (kind, handle, leaves)
+    return roots
+
+
+def test_root_qdiscs_are_what_a_boot_gives(host):
+    """Interfaces up before default_qdisc was set run fq like after a boot; a configured root (the edge's netem
+    WAN) is left alone; the rollback puts each root back."""
+    before = pristine(host)["kernel"]["root_qdiscs"]
+    now = root_qdiscs(host)
+    attached = [dev for dev, state in before.items() if state not in ("noop", "noqueue")
+                and not state.startswith("configured")]
+    assert attached, before
+    for dev, state in before.items():
+        kind, handle, leaves = now[dev]
+        if state.startswith("configured"):
+            assert "%s %s" % (kind, handle) == state.split(": ", 1)[1], dev
+            continue
+        if dev not in attached:
+            continue
+        queues = [leaf for leaf, dummy in leaves] if kind == "mq" else [kind]
+        assert handle == "0:" and all(leaf_handle == "0:" for dummy, leaf_handle in leaves), (dev, now[dev])
+        assert set(queues) == {state if rolled_back(host) else "fq"}, (dev, now[dev])
 
 
 def is_datacenter(host):

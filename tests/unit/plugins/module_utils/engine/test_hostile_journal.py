@@ -20,7 +20,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.kernel_module import MODULES_LOAD_FILE
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import SYSCTL_FILE
 
-from fakekernel import FakeKernelTree, outside_journal, tree_digest
+from fakekernel import FakeKernelTree, Killed, outside_journal, tree_digest
 
 REQUEST = {
     "sysctl:vm.swappiness": 10,
@@ -31,10 +31,6 @@ REQUEST = {
 }
 OTHER_UID = 4321
 STATE = "/var/lib/hostperf/state.json"
-
-
-class Killed(BaseException):
-    """Stands for SIGKILL: no except clause of the engine sees it."""
 
 
 @pytest.fixture

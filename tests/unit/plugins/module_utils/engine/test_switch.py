@@ -2,30 +2,19 @@
 
 import pytest
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import COMMITTED, TRIAL, Journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import COMMITTED, TRIAL
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import tune
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.switch import Switch, SwitchError, pairs_possible
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import knob_for
 
-from fakekernel import FakeKernelTree, tree_digest
+from fakekernel import tree_digest
 
 CHEAP = {"sysctl:vm.swappiness": 10, "sysctl:net.core.somaxconn": 8192, "block:nvme0n1:scheduler": "mq-deadline",
          "block:nvme0n1:nr_requests": 512, "sysctl:net.ipv4.tcp_congestion_control": "bbr", "module:tcp_bbr": "loaded"}
 LIVE = ("sysctl:vm.swappiness", "sysctl:net.core.somaxconn", "block:nvme0n1:scheduler", "block:nvme0n1:nr_requests",
         "sysctl:net.ipv4.tcp_congestion_control")
-
-
-class Killed(BaseException):
-    """Stands for SIGKILL: nothing after it runs, not even a with block's exit."""
-
-
-@pytest.fixture
-def host(host_root):
-    root = host_root("dc-2socket")
-    tree = FakeKernelTree(root, loadable={"tcp_bbr", "sch_fq"})
-    return tree, Journal(tree), root
 
 
 def live(tree):
@@ -38,8 +27,8 @@ def applied(tree, journal, desired=None):
     return answer["transaction"], pristine, live(tree)
 
 
-def test_pairs_switch_live_values_both_ways_and_end_committed_on_the_after_side(host):
-    tree, journal, _root = host
+def test_pairs_switch_live_values_both_ways_and_end_committed_on_the_after_side(dc_host):
+    tree, journal, _root = dc_host
     transaction, pristine, after = applied(tree, journal)
     assert after != pristine
     with Switch(tree, journal, transaction) as switch:
@@ -55,8 +44,8 @@ def test_pairs_switch_live_values_both_ways_and_end_committed_on_the_after_side(
     assert record["events"][-1] == "pairs measured: 4 switches, ended on the after side"
 
 
-def test_an_error_inside_the_trials_still_ends_on_the_after_side(host):
-    tree, journal, _root = host
+def test_an_error_inside_the_trials_still_ends_on_the_after_side(dc_host):
+    tree, journal, _root = dc_host
     transaction, _pristine, after = applied(tree, journal)
     with pytest.raises(RuntimeError):
         with Switch(tree, journal, transaction) as switch:
@@ -65,8 +54,8 @@ def test_an_error_inside_the_trials_still_ends_on_the_after_side(host):
     assert live(tree) == after and journal.transactions()[-1]["state"] == COMMITTED
 
 
-def test_killed_on_the_before_side_the_change_is_interrupted_and_rolls_back_exactly(host, host_root):
-    tree, journal, root = host
+def test_killed_on_the_before_side_the_change_is_interrupted_and_rolls_back_exactly(dc_host, host_root):
+    tree, journal, root = dc_host
     untouched = tree_digest(root)
     transaction, pristine, _after = applied(tree, journal)
     switch = Switch(tree, journal, transaction)
@@ -88,8 +77,8 @@ def test_killed_on_the_before_side_the_change_is_interrupted_and_rolls_back_exac
     ({"sysctl:vm.min_free_kbytes": 131072}, "sysctl:vm.min_free_kbytes cannot be switched"),
     ({"module:tcp_bbr": "loaded"}, "nothing the change made live can be switched"),
 ])
-def test_a_change_with_a_costly_setting_is_not_switched_and_stays_as_it_was(host, desired, words):
-    tree, journal, _root = host
+def test_a_change_with_a_costly_setting_is_not_switched_and_stays_as_it_was(dc_host, desired, words):
+    tree, journal, _root = dc_host
     transaction = tune(tree, journal, {"settings": desired})["transaction"]
     before = journal.transactions()[-1]
     with pytest.raises(SwitchError, match=words):
@@ -99,8 +88,8 @@ def test_a_change_with_a_costly_setting_is_not_switched_and_stays_as_it_was(host
     assert not pairs_possible(tree, before["settings"])[0]
 
 
-def test_only_the_newest_committed_transaction_is_switched(host):
-    tree, journal, _root = host
+def test_only_the_newest_committed_transaction_is_switched(dc_host):
+    tree, journal, _root = dc_host
     first, _pristine, _after = applied(tree, journal, {"sysctl:vm.swappiness": 10})
     applied(tree, journal, {"sysctl:vm.swappiness": 20})
     with pytest.raises(SwitchError, match="is not the host's newest committed one"):
@@ -108,8 +97,8 @@ def test_only_the_newest_committed_transaction_is_switched(host):
             pass
 
 
-def test_a_switch_the_kernel_refuses_is_an_error_and_the_exit_puts_the_after_side_back(host):
-    tree, journal, _root = host
+def test_a_switch_the_kernel_refuses_is_an_error_and_the_exit_puts_the_after_side_back(dc_host):
+    tree, journal, _root = dc_host
     transaction, _pristine, after = applied(tree, journal)
     tree.refuse["/proc/sys/net/core/somaxconn"] = 22
     with pytest.raises(SwitchError, match="switching to before failed: sysctl:net.core.somaxconn"):
@@ -120,8 +109,8 @@ def test_a_switch_the_kernel_refuses_is_an_error_and_the_exit_puts_the_after_sid
     assert live(tree) == after
 
 
-def test_sides_are_named(host):
-    tree, journal, _root = host
+def test_sides_are_named(dc_host):
+    tree, journal, _root = dc_host
     transaction = applied(tree, journal)[0]
     with pytest.raises(SwitchError, match="side must be before or after"):
         with Switch(tree, journal, transaction) as switch:
@@ -130,8 +119,8 @@ def test_sides_are_named(host):
         Engine(tree, journal).rollback("nope")
 
 
-def test_pairs_are_refused_while_a_transaction_is_interrupted(host):
-    tree, journal, _root = host
+def test_pairs_are_refused_while_a_transaction_is_interrupted(dc_host):
+    tree, journal, _root = dc_host
     transaction = applied(tree, journal)[0]
     record = journal.transactions()[-1]
     stale = dict(record, id=record["id"][:-8] + "00000000", state="pending")
@@ -141,8 +130,8 @@ def test_pairs_are_refused_while_a_transaction_is_interrupted(host):
             pass
 
 
-def test_check_mode_refuses_what_a_run_would_and_touches_nothing(host):
-    tree, journal, root = host
+def test_check_mode_refuses_what_a_run_would_and_touches_nothing(dc_host):
+    tree, journal, root = dc_host
     first = applied(tree, journal, {"sysctl:vm.swappiness": 10})[0]
     newest = applied(tree, journal, {"sysctl:vm.swappiness": 20})[0]
     digest = tree_digest(root)

@@ -19,7 +19,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api 
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine, TransactionError
 
 from conftest import load_capture
-from fakekernel import FakeKernelTree, outside_journal, tree_digest
+from fakekernel import FakeKernelTree, Killed, outside_journal, tree_digest
 
 NVME_QUEUE = "/sys/devices/pci0000:17/0000:18:00.0/nvme/nvme0/nvme0n1/queue"
 DESIRED = {
@@ -46,19 +46,8 @@ SMALL_DESIRED = {
 }
 
 
-class Killed(BaseException):
-    """Stands for SIGKILL: no except clause of the engine sees it."""
-
-
-@pytest.fixture
-def host(host_root):
-    root = host_root("dc-2socket")
-    tree = FakeKernelTree(root, loadable={"tcp_bbr", "sch_fq"})
-    return tree, Journal(tree), root
-
-
-def test_apply_changes_values_files_and_journals_first(host):
-    tree, journal, root = host
+def test_apply_changes_values_files_and_journals_first(dc_host):
+    tree, journal, root = dc_host
     before = tree_digest(root)
     result = Engine(tree, journal).apply(DESIRED, label="test")
     assert result["changed"] and result["transaction"]
@@ -81,8 +70,8 @@ def test_apply_changes_values_files_and_journals_first(host):
     assert before != tree_digest(root)
 
 
-def test_second_run_changes_nothing(host):
-    tree, journal, root = host
+def test_second_run_changes_nothing(dc_host):
+    tree, journal, root = dc_host
     Engine(tree, journal).apply(DESIRED)
     digest = tree_digest(root)
     again = Engine(tree, journal).apply(dict(DESIRED, **{"sysctl:net.ipv4.tcp_rmem": "4096   87380\t33554432"}))
@@ -91,8 +80,8 @@ def test_second_run_changes_nothing(host):
     assert len(journal.transactions()) == 1
 
 
-def test_check_mode_reports_and_changes_nothing(host):
-    tree, journal, root = host
+def test_check_mode_reports_and_changes_nothing(dc_host):
+    tree, journal, root = dc_host
     digest = tree_digest(root)
     result = Engine(tree, journal).apply(DESIRED, check_mode=True)
     assert result["changed"]
@@ -101,8 +90,8 @@ def test_check_mode_reports_and_changes_nothing(host):
     assert tree_digest(root) == digest
 
 
-def test_kernel_refusal_midway_restores_everything(host):
-    tree, journal, root = host
+def test_kernel_refusal_midway_restores_everything(dc_host):
+    tree, journal, root = dc_host
     digest = tree_digest(root)
     tree.refuse["/proc/sys/vm/swappiness"] = errno.EINVAL
     with pytest.raises(TransactionError) as failure:
@@ -114,8 +103,8 @@ def test_kernel_refusal_midway_restores_everything(host):
     assert statuses["sysctl:net.core.somaxconn"] == "restored"
 
 
-def test_value_the_kernel_silently_changes_fails_verification(host):
-    tree, journal, root = host
+def test_value_the_kernel_silently_changes_fails_verification(dc_host):
+    tree, journal, root = dc_host
     digest = tree_digest(root)
     original = tree.write
 
@@ -128,8 +117,8 @@ def test_value_the_kernel_silently_changes_fails_verification(host):
     assert outside_journal(root) == digest
 
 
-def test_rollback_last_named_and_pristine(host):
-    tree, journal, root = host
+def test_rollback_last_named_and_pristine(dc_host):
+    tree, journal, root = dc_host
     pristine = tree_digest(root)
     engine = Engine(tree, journal)
     first = engine.apply({"sysctl:vm.swappiness": 10, "block:sda:scheduler": "none"})["transaction"]
@@ -151,8 +140,8 @@ def test_rollback_last_named_and_pristine(host):
         engine.rollback(first)
 
 
-def test_rollback_restores_nr_requests_that_a_scheduler_switch_resets(host):
-    tree, journal, root = host
+def test_rollback_restores_nr_requests_that_a_scheduler_switch_resets(dc_host):
+    tree, journal, root = dc_host
     digest = tree_digest(root)
     engine = Engine(tree, journal)
     engine.apply({"block:nvme0n1:scheduler": "kyber", "block:nvme0n1:nr_requests": 200})
@@ -233,11 +222,13 @@ def test_apply_then_rollback_is_identity(host_root, tmp_path_factory, initial, t
     assert outside_journal(root) == pristine
 
 
-def test_congestion_control_bbr_loads_module_and_sets_fq_where_it_exists(host):
-    tree, journal, root = host
+def test_congestion_control_bbr_loads_module_and_sets_fq_where_it_exists(dc_host):
+    tree, journal, root = dc_host
     desired, notes = requested_settings(tree, {"tcp_congestion_control": "bbr", "default_qdisc": "fq"})
+    # the NICs already up are re-attached to fq, as a boot would have them; a virtual interface has no queue
     assert desired == {"module:tcp_bbr": "loaded", "module:sch_fq": "loaded",
-                       "sysctl:net.ipv4.tcp_congestion_control": "bbr", "sysctl:net.core.default_qdisc": "fq"}
+                       "sysctl:net.ipv4.tcp_congestion_control": "bbr", "sysctl:net.core.default_qdisc": "fq",
+                       "qdisc:eno1": "fq", "qdisc:ens1f0np0": "fq", "qdisc:ens1f1np1": "fq"}
     assert notes == []
     Engine(tree, journal).apply(desired)
     assert tree.read("/proc/sys/net/ipv4/tcp_congestion_control") == "bbr"
@@ -254,8 +245,8 @@ def test_where_fq_is_absent_the_qdisc_is_kept_and_said(host_root):
         requested_settings(tree, {"default_qdisc": "fq", "default_qdisc_fallback": "fail"})
 
 
-def test_journal_records_are_json_with_before_values(host):
-    tree, journal, root = host
+def test_journal_records_are_json_with_before_values(dc_host):
+    tree, journal, root = dc_host
     Engine(tree, journal).apply({"sysctl:vm.swappiness": 5})
     record = json.load(open(root + "/var/lib/hostperf/transactions/%s.json" % journal.transactions()[0]["id"]))
     assert record["settings"] == [{"identity": "sysctl:vm.swappiness", "before": "60", "after": "5"}]
@@ -284,9 +275,9 @@ def test_a_scheduler_built_as_a_module_is_loaded_first_and_unloaded_by_rollback(
         Engine(FakeKernelTree(root), Journal(tree)).apply({"block:sda:scheduler": "bfq"})
 
 
-def test_rollback_removes_directories_the_apply_created(host):
+def test_rollback_removes_directories_the_apply_created(dc_host):
     """A host without udev has no /etc/udev/rules.d: the apply makes it, the rollback removes it again."""
-    tree, journal, root = host
+    tree, journal, root = dc_host
     assert not os.path.exists(root + "/etc/udev")
     engine = Engine(tree, journal)
     engine.apply({"block:sda:read_ahead_kb": 512})
@@ -296,8 +287,8 @@ def test_rollback_removes_directories_the_apply_created(host):
     assert engine.rollback("pristine")["changed"] is False
 
 
-def test_check_mode_creates_no_journal_directory_and_no_lock(host):
-    tree, journal, root = host
+def test_check_mode_creates_no_journal_directory_and_no_lock(dc_host):
+    tree, journal, root = dc_host
     assert not os.path.exists(root + "/var/lib/hostperf")
     result = tune(tree, journal, dict(settings=DESIRED), check_mode=True)
     assert result["changed"] and not os.path.exists(root + "/var/lib/hostperf")
@@ -310,8 +301,8 @@ def test_check_mode_creates_no_journal_directory_and_no_lock(host):
     assert sorted(os.listdir(root + "/var/lib/hostperf/transactions")) == listing
 
 
-def test_a_journal_directory_this_process_cannot_write_fails_before_any_change(host, monkeypatch):
-    tree, journal, root = host
+def test_a_journal_directory_this_process_cannot_write_fails_before_any_change(dc_host, monkeypatch):
+    tree, journal, root = dc_host
     digest = tree_digest(root)
     real_access = os.access
     denied = root + "/var/lib/hostperf"  # as for a user without root: no ancestor of the journal is writable
@@ -323,8 +314,8 @@ def test_a_journal_directory_this_process_cannot_write_fails_before_any_change(h
     assert tree_digest(root) == digest
 
 
-def test_diff_shows_generated_files_as_a_line_count_unless_verbose(host):
-    tree, journal, root = host
+def test_diff_shows_generated_files_as_a_line_count_unless_verbose(dc_host):
+    tree, journal, root = dc_host
     result = tune(tree, journal, dict(settings=DESIRED), check_mode=True)
     state = [item for item in result["files"] if item["path"] == journal.state_path][0]
     assert state["generated"] and not [item for item in result["files"] if item["path"] == SYSCTL_FILE][0]["generated"]

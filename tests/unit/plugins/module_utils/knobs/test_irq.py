@@ -205,3 +205,58 @@ def test_the_helper_installed_is_its_module_read_from_a_zip_as_on_a_host(tmp_pat
                                     "sys.stdout.write(repr(irq.irq_helper.__loader__))"), archive],
                                    stdout=subprocess.PIPE, universal_newlines=True, check=True,
                                    cwd=str(tmp_path)).stdout
+
+
+def test_the_boot_unit_waits_for_the_links_and_makes_irqbalance_ask_again(dc):
+    """irqbalance asks its policy script once per IRQ, at discovery; at boot that is before a NIC opened its
+    link and named its IRQs (the lab: irqbalance at 88 s, the link at 121 s), so it banned nothing."""
+    tune(dc, Journal(dc), {"irq_affinity": [{"interface": "eno1"}]})
+    unit = dc.read(UNIT_PATH)
+    assert "Wants=network-online.target" in unit and "After=network.target network-online.target" in unit
+    lines = [line for line in unit.splitlines() if line.startswith("ExecStart=")]
+    assert lines == ["ExecStart=-systemctl try-restart irqbalance.service", "ExecStart=%s apply" % HELPER_PATH]
+
+
+def test_as_the_policy_script_the_helper_places_ours_again(dc):
+    """A driver that re-requests its vectors (a link reopened) gets fresh descriptors; irqbalance asks about them."""
+    tune(dc, Journal(dc), {"irq_affinity": [{"interface": "eno1"}]})
+    irq = irqs_named(dc, "eno1")["eno1-TxRx-2"]
+    with open(dc.path("/proc/irq/%d/smp_affinity_list" % irq), "w") as handle:
+        handle.write("0-63\n")
+    answer = subprocess.run([sys.executable, dc.path(HELPER_PATH), "/sys/devices/x", str(irq), "--root", dc.root],
+                            stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
+    assert answer == "ban=true\n" and affinity(dc, irq) == "2"
+
+
+def swap_names(tree, first, second):
+    """What a boot does to IRQ numbers: the same handlers, other numbers."""
+    names = [tree.read("/sys/kernel/irq/%d/actions" % irq) for irq in (first, second)]
+    for irq, name in zip((first, second), reversed(names)):
+        with open(tree.path("/sys/kernel/irq/%d/actions" % irq), "w") as handle:
+            handle.write(name + "\n")
+
+
+def test_a_rollback_after_a_boot_finds_each_irq_by_its_name(dc):
+    journal = Journal(dc)
+    ours, theirs = irqs_named(dc, "eno1-TxRx-0")["eno1-TxRx-0"], irqs_named(dc, "nvme0q0")["nvme0q0"]
+    before = affinity(dc, ours)
+    tune(dc, journal, {"settings": {"irq:%d" % ours: "0"}})
+    assert journal.transactions()[-1]["settings"][0]["where"] == "eno1-TxRx-0"
+    swap_names(dc, ours, theirs)  # a reboot: eno1-TxRx-0 is IRQ `theirs` now, placed there by the helper
+    for irq, cpus in ((theirs, "0"), (ours, "5")):
+        with open(dc.path("/proc/irq/%d/smp_affinity_list" % irq), "w") as handle:
+            handle.write(cpus + "\n")
+    outcome = Engine(dc, journal).rollback("last")
+    assert outcome["settings"][0]["identity"] == "irq:%d" % theirs
+    assert outcome["settings"][0]["journaled_as"] == "irq:%d" % ours
+    assert affinity(dc, theirs) == before and affinity(dc, ours) == "5"  # nvme0q0, now at `ours`, untouched
+
+
+def test_a_rollback_stops_the_boot_unit_it_removes(dc):
+    journal = Journal(dc)
+    tune(dc, journal, {"irq_affinity": [{"interface": "eno1"}]})
+    dc.units["hostperf-tuning-irq-affinity.service"] = {"active": "active", "enabled": "enabled"}  # after a boot
+    Engine(dc, journal).rollback("last")
+    assert dc.units["hostperf-tuning-irq-affinity.service"]["active"] == "inactive"
+    assert ("systemctl", "stop", "hostperf-tuning-irq-affinity.service") in dc.writes
+    assert dc.systemctl[-2:] == ["daemon-reload", "try-restart irqbalance.service"]
