@@ -9,7 +9,7 @@ set -euo pipefail
 CACHE=${HOSTPERF_LAB_CACHE:-/var/cache/hostperf-lab}
 MIRROR=${HOSTPERF_LAB_MIRROR:-http://deb.debian.org/debian}
 SIZE=${HOSTPERF_LAB_IMAGE_SIZE:-3G}
-PACKAGES=linux-image-amd64,systemd-sysv,udev,openssh-server,python3,iproute2,ethtool,procps,kmod,pciutils,numactl,hwloc-nox,fio,iperf3,sockperf,sysbench,stress-ng,irqbalance,nftables,ca-certificates
+PACKAGES=linux-image-amd64,systemd-sysv,udev,dbus,openssh-server,python3,iproute2,ethtool,procps,kmod,pciutils,numactl,hwloc-nox,fio,iperf3,sockperf,sysbench,stress-ng,irqbalance,nftables,ca-certificates
 SELF=$(readlink -f "$0")
 KEY=$(sha256sum "$SELF" | cut -d' ' -f1)
 
@@ -113,8 +113,10 @@ ExecStartPost=/usr/local/sbin/lab-announce-hostkey
 [Install]
 WantedBy=multi-user.target
 UNIT
-chroot "$rootfs" systemctl enable systemd-networkd lab-hostkeys.service lab-wan.service serial-getty@ttyS0.service >/dev/null 2>&1
-chroot "$rootfs" systemctl disable irqbalance >/dev/null 2>&1 || true
+# irqbalance runs from boot, as on a real host: IRQ placement must survive it across reboots and link flaps.
+# D-Bus lets systemctl and ansible.builtin.reboot talk to systemd as they do on a real host.
+chroot "$rootfs" systemctl enable systemd-networkd lab-hostkeys.service lab-wan.service serial-getty@ttyS0.service \
+    irqbalance.service >/dev/null 2>&1
 sed -i 's/^#\?PermitRootLogin.*/PermitRootLogin prohibit-password/' "$rootfs/etc/ssh/sshd_config"
 chroot "$rootfs" apt-get clean
 

@@ -5,6 +5,7 @@
 #
 #   lab.sh up        build the image if needed, boot both VMs, wait for SSH
 #   lab.sh down      stop the VMs, remove taps, the hub namespace and overlays
+#   lab.sh restart ROLE   power-cycle one VM (kill -9, as a power loss) and boot it again on its own disks
 #   lab.sh status    what is running
 #   lab.sh report    what the last failed `up` saw: build log or boot console (kept after down)
 #
@@ -21,6 +22,7 @@ HUB=hostperf-hub
 declare -A PORT=([datacenter]=2221 [edge]=2222)
 declare -A TAP=([datacenter]=hp-dc0 [edge]=hp-edge0)
 declare -A MAC=([datacenter]=52:54:00:77:00:03 [edge]=52:54:00:77:00:02)
+declare -A DATA_DISK=([datacenter]=nvme.img [edge]=hdd.img)
 IPERF_PORTS=(5201 5202)
 
 log() { echo "lab: $*" >&2; }
@@ -29,7 +31,6 @@ machine_args() {
     local role=$1 dir=$2
     case $role in
     datacenter)
-        qemu-img create -q -f raw "$dir/nvme.img" 2G
         echo -machine q35 -smp 4,sockets=2,cores=2,threads=1 -m 1536 \
             -object memory-backend-ram,id=m0,size=768M -object memory-backend-ram,id=m1,size=768M \
             -numa node,nodeid=0,cpus=0-1,memdev=m0 -numa node,nodeid=1,cpus=2-3,memdev=m1 \
@@ -43,7 +44,6 @@ machine_args() {
             -netdev user,id=ext -device e1000e,netdev=ext,bus=rp2
         ;;
     edge)
-        qemu-img create -q -f raw "$dir/hdd.img" 2G
         echo -machine pc -smp 1 -m 768 \
             -device virtio-blk-pci,drive=root -device virtio-net-pci,netdev=mgmt \
             -drive "if=none,id=hdd,file=$dir/hdd.img,format=raw" -device ide-hd,drive=hdd,rotation_rate=7200 \
@@ -53,8 +53,9 @@ machine_args() {
     esac
 }
 
+# A fresh VM gets a new overlay over the cached image and empty data disks; `own` boots the disks it had.
 start_vm() {
-    local role=$1 dir=$RUN/$1
+    local role=$1 disks=${2:-fresh} dir=$RUN/$1
     if [[ -s $dir/qemu.pid ]] && kill -0 "$(cat "$dir/qemu.pid")" 2>/dev/null; then
         log "$role already running"
         return
@@ -62,8 +63,15 @@ start_vm() {
     # Leftovers of a VM that died (its tap in either namespace) would block a new one.
     ip -n "$HUB" link del "${TAP[$role]}" 2>/dev/null || true
     ip link del "${TAP[$role]}" 2>/dev/null || true
-    rm -rf "$dir" && install -d -m 0700 "$dir"
-    qemu-img create -q -f qcow2 -b "$CACHE/debian12.ext4" -F raw "$dir/root.qcow2"
+    if [[ $disks == fresh ]]; then
+        rm -rf "$dir" && install -d -m 0700 "$dir"
+        qemu-img create -q -f qcow2 -b "$CACHE/debian12.ext4" -F raw "$dir/root.qcow2"
+        qemu-img create -q -f raw "$dir/${DATA_DISK[$role]}" 2G
+    elif [[ ! -s $dir/root.qcow2 ]]; then
+        log "$role has no disk of its own to boot ($dir/root.qcow2); start the lab with: lab.sh up"
+        return 1
+    fi
+    rm -f "$dir/qemu.pid"
     local tap_args=()
     [[ $role == datacenter ]] && tap_args=(multi_queue)
     ip tuntap add dev "${TAP[$role]}" mode tap "${tap_args[@]}"
@@ -186,6 +194,22 @@ down() {
     log "down"
 }
 
+# A power loss and the next boot: the VM's disks keep what reached them, nothing else does.
+restart() {
+    local role=$1 pid
+    [[ $role == datacenter || $role == edge ]] || { echo "usage: lab.sh restart datacenter|edge" >&2; return 2; }
+    if [[ -s $RUN/$role/qemu.pid ]]; then
+        pid=$(cat "$RUN/$role/qemu.pid")
+        kill -9 "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    stop_vm "$role"
+    start_vm "$role" own
+    wait_for_ssh "$role"
+    cat "$RUN"/*/known_hosts > "$RUN/known_hosts"
+    log "$role booted again on its own disks"
+}
+
 report() {
     if [[ -s $CACHE/lab-failure.log ]]; then cat "$CACHE/lab-failure.log"; else echo "lab: the last up did not fail"; fi
 }
@@ -214,5 +238,6 @@ up) up ;;
 down) down ;;
 status) status ;;
 report) report ;;
-*) echo "usage: lab.sh up|down|status|report" >&2; exit 2 ;;
+restart) restart "${2:-}" ;;
+*) echo "usage: lab.sh up|down|status|report|restart ROLE" >&2; exit 2 ;;
 esac

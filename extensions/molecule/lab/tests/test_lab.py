@@ -1,5 +1,6 @@
 """On real kernels: tuned values live and persisted after converge; all back after the rollback."""
 
+import datetime
 import json
 
 import pytest
@@ -130,6 +131,12 @@ def ethtool_current(host, flag, key):
     raise AssertionError("%s not in ethtool %s output" % (key, flag))
 
 
+def booted_at(host):
+    btime = [line.split()[1] for line in host.file("/proc/stat").content_string.splitlines()
+             if line.startswith("btime ")]
+    return datetime.datetime.fromtimestamp(int(btime[0]))
+
+
 def nic_irqs(host):
     irqs = {}
     for line in host.file("/proc/interrupts").content_string.splitlines()[1:]:
@@ -165,8 +172,13 @@ def test_nic_irqs_on_its_own_numa_node_and_irqbalance_leaves_them(host):
     assert ("--policyscript=/usr/local/libexec/hostperf-tuning-irq-affinity" in daemon.args) != rolled_back(host)
     for path in IRQ_FILES:
         assert host.file(path).exists != rolled_back(host), path
+    unit = host.check_output("systemctl show -p ActiveState --value hostperf-tuning-irq-affinity.service")
     if rolled_back(host):
+        assert unit == "inactive", "a unit the rollback removed is stopped too"
         return
+    if host.file(IRQ_FILES[2]).mtime < booted_at(host):
+        # installed before this boot: the boot ran it, and it succeeded (the apply itself does not start it)
+        assert unit == "active"
     affinity = {irq_name: host.file("/proc/irq/%d/smp_affinity_list" % irq).content_string.strip()
                 for irq_name, irq in irqs.items()}
     assert affinity == {E1000E + "-rx-0": "2", E1000E + "-tx-0": "2", E1000E: "2-3"}
