@@ -31,6 +31,7 @@ import stat
 
 import pytest
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.host import files
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import format_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import COMMANDS_FILE, CommandResult, HostTree
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import Journal
@@ -39,6 +40,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic_ethtool 
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.block import tag_depth
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import MAX_SCHED_RQ, SCHEDULER_MODULES
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import tune
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine
 
 _INTEGERS = re.compile(r"^-?[0-9]+([ \t]+-?[0-9]+)*\Z")  # the kernel parses ASCII digits only
 NR_REQUESTS_AFTER_SWITCH = "256"
@@ -79,6 +81,39 @@ def _refused(path, code):
 
 class Killed(BaseException):
     """Stands for SIGKILL: no except clause of the engine sees it, nothing after it runs."""
+
+
+def kill_inside(monkeypatch, target, nth=1, call="rename"):
+    """SIGKILL at the nth rename of a temporary over a path ending in target (or at its nth unlink)."""
+    real = getattr(os, call)
+    seen = []
+
+    def killing(path, *rest, **keywords):
+        destination = rest[0] if rest else path
+        temporary = os.path.basename(path).startswith(".hostperf-")
+        if destination.endswith(target) and temporary == (call == "rename"):
+            seen.append(destination)
+            if len(seen) == nth:
+                raise Killed(destination)
+        return real(path, *rest, **keywords)
+    monkeypatch.setattr(files.os, call, killing)
+    return lambda: monkeypatch.setattr(files.os, call, real)
+
+
+def apply_steps(tree, desired):
+    """The engine's fault points an apply of desired passes, in order (it runs the apply)."""
+    seen = []
+    Engine(tree, Journal(tree), fault=seen.append).apply(desired)
+    return seen
+
+
+def apply_killed_at(tree, desired, step):
+    """An apply of desired that SIGKILL stops at step, one of its fault points."""
+    def kill(at):
+        if at == step:
+            raise Killed(at)
+    with pytest.raises(Killed):
+        Engine(tree, Journal(tree), fault=kill).apply(desired)
 
 
 class FakeKernelTree(HostTree):

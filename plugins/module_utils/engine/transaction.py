@@ -18,13 +18,16 @@ __metaclass__ = type
 import json
 import time
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine import boot_recovery
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.boot_recovery import BOOT_RECOVERY
 from ansible_collections.hostperf.tuning.plugins.module_utils.host import files
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import (
-    COMMITTED, INCOMPLETE, ROLLED_BACK, ROLLING_BACK, UNFINISHED, JournalError)
+    COMMITTED, INCOMPLETE, ROLLED_BACK, ROLLING_BACK, TRIAL, UNFINISHED, JournalError)
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import KINDS, knob_for
 
 DRIFT_SETTLE = 1.0  # seconds before a drifted value is set again (see Knob.drifts)
+UDEV_CONTROL = "/run/udev/control"  # udevd's socket: it is running
 
 
 class TransactionError(Exception):
@@ -93,9 +96,10 @@ class Engine:
                 rendered_files = kind.persistence.render_files(entries)
             except ValueError as exc:  # the format's own escaping function refused a value
                 raise KnobError(str(exc))
-            for path, text in rendered_files.items():
-                rendered[path] = text.encode("utf-8") if text is not None else None
-        return rendered
+            rendered.update(rendered_files)
+        needed = any(text is not None for text in rendered.values())
+        rendered.update(BOOT_RECOVERY.files_for(self.tree, self.journal.directory, needed))
+        return dict((path, text.encode("utf-8") if text is not None else None) for path, text in rendered.items())
 
     def changes_for(self, desired, persist=True):
         """What apply would do: changes to live values and to files, without touching anything."""
@@ -125,7 +129,10 @@ class Engine:
             state_text = json.dumps({"settings": new_state}, indent=1, sort_keys=True) + "\n"
             planned_files[self.journal.state_path] = state_text.encode("utf-8")
         file_changes = []
-        for path, content in sorted(planned_files.items()):
+
+        def write_order(item):
+            return boot_recovery.write_rank(item[0]), item[0]
+        for path, content in sorted(planned_files.items(), key=write_order):
             try:
                 snap = files.snapshot(self.tree, path)
             except OSError as exc:
@@ -134,9 +141,13 @@ class Engine:
                 file_changes.append({"path": path, "snapshot": snap, "content": content})
         return changes, file_changes
 
+    def _journal_files(self):
+        """The files in the journal directory a transaction writes: the state, and the boot recovery's helper."""
+        return (self.journal.state_path, boot_recovery.helper_path(self.journal.directory))
+
     def _generated(self, path):
         """The journal's state and the collection's own programs: nothing an operator reviews line by line."""
-        return path == self.journal.state_path or _mode(path) == 0o755
+        return path in self._journal_files() or _mode(path) == 0o755
 
     # -- apply -------------------------------------------------------------
     def apply(self, desired, persist=True, check_mode=False, label=None):
@@ -164,7 +175,7 @@ class Engine:
                 if change["content"] is None:
                     files.remove(self.tree, change["path"])
                 else:
-                    mode = 0o600 if change["path"] == self.journal.state_path else _mode(change["path"])
+                    mode = 0o600 if change["path"] in self._journal_files() else _mode(change["path"])
                     files.atomic_write(self.tree, change["path"], change["content"], mode)
             result["hooks"] = after_files_changed(self.tree, [change["path"] for change in file_changes])
             for change in changes:
@@ -248,7 +259,7 @@ class Engine:
     def _check_paths(self, record):
         """A record may name only the files a kind of this collection writes, and the state file."""
         foreign = [snap["path"] for snap in record["files"]
-                   if snap["path"] != self.journal.state_path and _owner(snap["path"]) is None]
+                   if snap["path"] not in self._journal_files() and _owner(snap["path"]) is None]
         if foreign:
             raise JournalError("journal record %s names %s, which no kind of this collection writes: refusing to "
                                "roll it back" % (record["id"], ", ".join(sorted(foreign))))
@@ -303,6 +314,46 @@ class Engine:
                     record["id"], _journal_note(outcome)), result)
         return result
 
+    def recover_at_boot(self):
+        """Put back the files of every transaction a crash left applying or rolling back; newest first.
+
+        Run by the boot recovery unit before the boot reads them, so the live values it makes are the ones
+        from before. The records stay unfinished: `rollback interrupted` then verifies the live values (and
+        closes them) as after any interruption. A committed transaction's files are the apply's: left alone.
+        """
+        report = {"transactions": [], "errors": []}
+        if not self.journal.exists():
+            return report
+        with self.journal.lock():
+            restored = []
+            for record in reversed(self.journal.interrupted()):
+                if record["state"] == TRIAL:
+                    continue
+                self._check_paths(record)
+                done = []
+                for snap in sorted(record["files"], key=lambda snap: boot_recovery.restore_rank(snap["path"])):
+                    try:
+                        if not files.matches(self.tree, snap):
+                            files.restore(self.tree, snap)
+                            done.append(snap["path"])
+                    except OSError as exc:
+                        report["errors"].append("%s: cannot be put back: %s" % (snap["path"], _reason(exc)))
+                record["events"].append("boot recovery put back %d file(s) as they were before it" % len(done))
+                error = self._save_quietly(record)
+                if error:
+                    report["errors"].append(error)
+                report["transactions"].append({"id": record["id"], "state": record["state"], "files": done})
+                restored.extend(done)
+            report["hooks"] = after_files_changed(self.tree, restored)
+            if any(path.startswith("/etc/udev/rules.d/") for path in restored) and self.tree.exists(UDEV_CONTROL):
+                # udevd, already up, looks at its rules again only every 3 s: the coldplug must see these
+                result = self.tree.run(["udevadm", "control", "--reload"])
+                report["hooks"].append({"command": "udevadm control --reload", "rc": result.rc,
+                                        "error": (result.stderr or "").strip() if not result.ok else ""})
+        report["errors"].extend("%s: rc %d %s" % (hook["command"], hook["rc"], hook["error"])
+                                for hook in report["hooks"] if hook["rc"])
+        return report
+
 
 def restore(tree, settings, snapshots, passes=2, forget=()):
     """Write back every 'before' value in dependency order, then the files; verify.
@@ -352,7 +403,7 @@ def restore(tree, settings, snapshots, passes=2, forget=()):
             outcome["complete"] = False
         outcome["settings"].append(item)
     restored = []
-    for snap in snapshots:
+    for snap in sorted(snapshots, key=lambda snap: boot_recovery.restore_rank(snap["path"])):
         try:
             if not files.matches(tree, snap):
                 files.restore(tree, snap)
@@ -377,7 +428,7 @@ def _owner(path):
     for kind in KINDS.values():
         if kind.persistence.owns(path):
             return kind.persistence
-    return None
+    return BOOT_RECOVERY if BOOT_RECOVERY.owns(path) else None
 
 
 def _mode(path):

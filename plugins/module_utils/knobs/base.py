@@ -35,13 +35,20 @@ class Persistence:
     (systemctl daemon-reload), on apply and on rollback.
     """
 
-    def __init__(self, path, render, after_change=()):
+    def __init__(self, path, render, after_change=(), unit=None):
         self.path = path
         self.render = render
         self.after_change = tuple(after_change)
+        self.unit = unit  # (name, path) of a RemainAfterExit unit among this kind's files
 
     def hooks(self, tree):
-        """The commands to run once this kind's files changed, as the host is now (after_change by default)."""
+        """The commands to run once this kind's files changed, as the host is now (after_change by default).
+
+        A RemainAfterExit unit whose file a rollback removed stays active until stopped: it is stopped.
+        """
+        if self.unit and not tree.exists(self.unit[1]) and tree.run(
+                ["systemctl", "show", "-p", "ActiveState", "--value", self.unit[0]]).stdout.strip() == "active":
+            return (["systemctl", "stop", self.unit[0]],) + self.after_change
         return self.after_change
 
     def owns(self, path):

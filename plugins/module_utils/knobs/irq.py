@@ -143,16 +143,10 @@ class IrqPersistence(Persistence):
 
     def __init__(self):
         Persistence.__init__(self, None, None, after_change=(
-            ["systemctl", "daemon-reload"], ["systemctl", "try-restart", "irqbalance.service"]))
+            ["systemctl", "daemon-reload"], ["systemctl", "try-restart", "irqbalance.service"]),
+            unit=(UNIT_NAME, UNIT_PATH))
 
     FILES = (CONFIG_PATH, HELPER_PATH, UNIT_PATH, WANTS_PATH, IRQBALANCE_DROPIN)
-
-    def hooks(self, tree):
-        # A unit whose file a rollback removed stays active (RemainAfterExit) until stopped.
-        if not tree.exists(UNIT_PATH) and tree.run(
-                ["systemctl", "show", "-p", "ActiveState", "--value", UNIT_NAME]).stdout.strip() == "active":
-            return (["systemctl", "stop", UNIT_NAME],) + self.after_change
-        return self.after_change
 
     def owns(self, path):
         return path in self.FILES

@@ -20,7 +20,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.kernel_module import MODULES_LOAD_FILE
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import SYSCTL_FILE
 
-from fakekernel import FakeKernelTree, Killed, outside_journal, tree_digest
+from fakekernel import FakeKernelTree, Killed, kill_inside, outside_journal, tree_digest
 
 REQUEST = {
     "sysctl:vm.swappiness": 10,
@@ -227,30 +227,13 @@ def test_a_clock_that_steps_back_does_not_reorder_transactions(small, monkeypatc
     assert tree.read("/proc/sys/vm/swappiness") == "60" and outside_journal(root) == pristine
 
 
-def _kill_at(monkeypatch, target, nth=1, call="rename"):
-    """SIGKILL at the nth rename of a temporary over a path ending in target (or at its nth unlink)."""
-    real = getattr(os, call)
-    seen = []
-
-    def killing(path, *rest, **keywords):
-        destination = rest[0] if rest else path
-        temporary = os.path.basename(path).startswith(".hostperf-")
-        if destination.endswith(target) and temporary == (call == "rename"):
-            seen.append(destination)
-            if len(seen) == nth:
-                raise Killed(destination)
-        return real(path, *rest, **keywords)
-    monkeypatch.setattr(files.os, call, killing)
-    return lambda: monkeypatch.setattr(files.os, call, real)
-
-
 # the commit is the second save of the record (.json), after every file and value
 @pytest.mark.parametrize("target, nth", [(SYSCTL_FILE, 1), (UDEV_RULES_FILE, 1), (MODULES_LOAD_FILE, 1), (STATE, 1),
                                          (".json", 2)])
 def test_a_kill_inside_any_write_of_an_apply_leaves_nothing_after_recovery(small, monkeypatch, target, nth):
     tree, root = small
     pristine = outside_journal(root)
-    revive = _kill_at(monkeypatch, target, nth)
+    revive = kill_inside(monkeypatch, target, nth)
     with pytest.raises(Killed):
         Engine(tree, Journal(tree)).apply(REQUEST)
     assert leftovers(root), "the killed write left its temporary"
@@ -267,7 +250,7 @@ def test_a_kill_inside_any_write_of_an_apply_leaves_nothing_after_recovery(small
 def test_a_kill_inside_the_first_save_changes_nothing_and_the_next_run_sweeps_it(small, monkeypatch):
     tree, root = small
     pristine = outside_journal(root)
-    revive = _kill_at(monkeypatch, ".json")
+    revive = kill_inside(monkeypatch, ".json")
     with pytest.raises(Killed):
         Engine(tree, Journal(tree)).apply(REQUEST)
     revive()
@@ -288,7 +271,7 @@ def test_a_rollback_killed_inside_a_write_is_itself_interrupted(small, monkeypat
     pristine = outside_journal(root)
     engine = Engine(tree, Journal(tree))
     engine.apply(REQUEST)
-    revive = _kill_at(monkeypatch, target, nth, call)
+    revive = kill_inside(monkeypatch, target, nth, call)
     with pytest.raises(Killed):
         engine.rollback("last")
     revive()

@@ -19,7 +19,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api 
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine, TransactionError
 
 from conftest import load_capture
-from fakekernel import FakeKernelTree, Killed, outside_journal, tree_digest
+from fakekernel import FakeKernelTree, apply_killed_at, apply_steps, outside_journal, tree_digest
 
 NVME_QUEUE = "/sys/devices/pci0000:17/0000:18:00.0/nvme/nvme0/nvme0n1/queue"
 DESIRED = {
@@ -150,28 +150,16 @@ def test_rollback_restores_nr_requests_that_a_scheduler_switch_resets(dc_host):
     assert outside_journal(root) == digest
 
 
-def _steps(root):
-    seen = []
-    tree = FakeKernelTree(root, loadable={"tcp_bbr"})
-    Engine(tree, Journal(tree), fault=seen.append).apply(SMALL_DESIRED)
-    return seen
-
-
 def test_crash_at_every_step_is_recovered_exactly(host_root):
     """Kill the apply at each step in turn; the next run finds the journal and rollback restores the host."""
-    steps = _steps(host_root(SMALL_HOST))
+    steps = apply_steps(FakeKernelTree(host_root(SMALL_HOST), loadable={"tcp_bbr"}), SMALL_DESIRED)
     assert len(steps) >= 10
     for index, step in enumerate(steps):
         root = host_root(SMALL_HOST) + "-crash-%d" % index
         os.rename(host_root(SMALL_HOST), root)
         tree = FakeKernelTree(root, loadable={"tcp_bbr"})
         pristine = outside_journal(root)
-
-        def kill(at, target=step):
-            if at == target:
-                raise Killed(at)
-        with pytest.raises(Killed):
-            Engine(tree, Journal(tree), fault=kill).apply(SMALL_DESIRED)
+        apply_killed_at(tree, SMALL_DESIRED, step)
         journal = Journal(tree)
         if step == "committed":
             assert journal.interrupted() == []
@@ -250,8 +238,10 @@ def test_journal_records_are_json_with_before_values(dc_host):
     Engine(tree, journal).apply({"sysctl:vm.swappiness": 5})
     record = json.load(open(root + "/var/lib/hostperf/transactions/%s.json" % journal.transactions()[0]["id"]))
     assert record["settings"] == [{"identity": "sysctl:vm.swappiness", "before": "60", "after": "5"}]
-    assert {snap["path"]: snap["existed"] for snap in record["files"]} == {
-        SYSCTL_FILE: False, "/var/lib/hostperf/state.json": False}
+    assert [(snap["path"], snap["existed"]) for snap in record["files"]] == [
+        ("/var/lib/hostperf/boot-recovery", False), ("/etc/systemd/system/hostperf-tuning-boot-recovery.service", False),
+        ("/etc/systemd/system/sysinit.target.d/90-hostperf-tuning-boot-recovery.conf", False), (SYSCTL_FILE, False),
+        ("/var/lib/hostperf/state.json", False)]
 
 
 def test_a_scheduler_built_as_a_module_is_loaded_first_and_unloaded_by_rollback(host_root):

@@ -1,0 +1,121 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostperf.tuning contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The boot unit that makes a crash inside an apply or a rollback boot the host as it was before.
+
+An apply writes several files (sysctl.d, udev rules, modules-load.d, units); a host that dies between two of
+them would boot with some. So every apply that persists anything first installs, in this order, a helper in the
+journal directory, a unit that runs it early in the boot, and the drop-in that makes sysinit.target want it; a
+rollback removes them last. At boot the helper (engine/boot_helper.py) puts back the files of every transaction
+left unfinished before systemd-sysctl, modules-load, tmpfiles and the udev coldplug read them. The live values
+then come from those files, as before the apply; the record stays unfinished until `rollback interrupted`
+has verified them (docs/engine.md, "Crash safety across a boot").
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+import sys
+
+from ansible_collections.hostperf.tuning.plugins.module_utils.host import bundle
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, KnobError, Persistence
+
+UNIT_NAME = "hostperf-tuning-boot-recovery.service"
+UNIT_PATH = "/etc/systemd/system/" + UNIT_NAME
+WANTS_PATH = "/etc/systemd/system/sysinit.target.d/90-hostperf-tuning-boot-recovery.conf"
+HELPER_NAME = "boot-recovery"
+ENTRY = "ansible_collections.hostperf.tuning.plugins.module_utils.engine.boot_helper"
+# What a unit file may hold unquoted and unescaped; a path with anything else is refused, not escaped.
+_UNIT_SAFE = re.compile(r"^/[A-Za-z0-9/._+-]*$")
+# Read at boot from the files this collection writes; the recovery must come first.
+_READERS = ("systemd-modules-load.service", "systemd-sysctl.service", "systemd-tmpfiles-setup-dev.service",
+            "systemd-tmpfiles-setup.service", "systemd-udev-trigger.service")
+
+
+def helper_path(journal_dir):
+    return journal_dir.rstrip("/") + "/" + HELPER_NAME
+
+
+def _unit_path_value(setting, path):
+    if not _UNIT_SAFE.match(path) or "//" in path:
+        raise KnobError("%s %r: the boot recovery unit names it, so it may hold only letters, digits and / . _ + -"
+                        % (setting, path))
+    return path
+
+
+def unit_text(journal_dir, python, on_root):
+    """The unit; on_root: the journal is on the root filesystem, so it can run before anything reads our files.
+
+    A journal on another filesystem (a separate /var) is mounted only after udev has run: ordering before the
+    readers there would make a cycle (its device needs udev), so the unit runs after local-fs.target and the
+    boot's live values are the interrupted apply's until `rollback interrupted` (docs/engine.md).
+    """
+    directory = _unit_path_value("journal_dir", journal_dir.rstrip("/"))
+    interpreter = _unit_path_value("the Python that runs the module (ansible_python_interpreter)", python)
+    order = ("After=systemd-remount-fs.service\nBefore=%s sysinit.target shutdown.target\n" % " ".join(_READERS)
+             if on_root else "After=local-fs.target\nBefore=sysinit.target shutdown.target\n")
+    return HEADER + (
+        "[Unit]\n"
+        "Description=hostperf.tuning: put back the files of an apply or rollback a crash interrupted\n"
+        "DefaultDependencies=no\n"
+        "Conflicts=shutdown.target\n"
+        "%s"
+        "RequiresMountsFor=%s\n"
+        "ConditionPathExists=%s\n"
+        "\n"
+        "[Service]\n"
+        "Type=oneshot\n"
+        "RemainAfterExit=yes\n"
+        "ExecStart=%s -I %s --journal %s\n") % (
+            order, directory, helper_path(directory), interpreter, helper_path(directory), directory)
+
+
+def helper_text():
+    return bundle.program(ENTRY, "sys.exit(boot_helper.main(sys.argv[1:]))",
+                          HEADER + "# Run at boot by %s: see engine/boot_recovery.py.\n" % UNIT_NAME)
+
+
+def on_root_filesystem(tree, path):
+    """Whether path (or its nearest existing ancestor) is on the same filesystem as /."""
+    while path not in ("", "/") and not os.path.lexists(tree.path(path)):
+        path = os.path.dirname(path)
+    return os.stat(tree.path(path)).st_dev == os.stat(tree.path("/")).st_dev
+
+
+class BootRecoveryFiles(Persistence):
+    """The unit and its drop-in (fixed paths); the helper lives in the journal directory."""
+
+    FILES = (UNIT_PATH, WANTS_PATH)
+
+    def __init__(self):
+        Persistence.__init__(self, None, None, after_change=(["systemctl", "daemon-reload"],),
+                             unit=(UNIT_NAME, UNIT_PATH))
+
+    def owns(self, path):
+        return path in self.FILES
+
+    def files_for(self, tree, journal_dir, needed):
+        """{path: text or None}: all three files when the host has anything persisted, none otherwise."""
+        paths = [helper_path(journal_dir), UNIT_PATH, WANTS_PATH]
+        if not needed:
+            return dict((path, None) for path in paths)
+        unit = unit_text(journal_dir, sys.executable, on_root_filesystem(tree, journal_dir))
+        return dict(zip(paths, [helper_text(), unit, HEADER + "[Unit]\nWants=%s\n" % UNIT_NAME]))
+
+
+BOOT_RECOVERY = BootRecoveryFiles()
+
+
+def write_rank(path):
+    """Apply writes the helper, then the unit, then what makes the boot run it, then everything else."""
+    if os.path.basename(path) == HELPER_NAME:
+        return 0
+    return {UNIT_PATH: 1, WANTS_PATH: 2}.get(path, 3)
+
+
+def restore_rank(path):
+    """A rollback puts everything else back first, then what runs the helper, then the helper."""
+    return 3 - write_rank(path)
