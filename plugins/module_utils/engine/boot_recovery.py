@@ -6,7 +6,7 @@
 An apply writes several files (sysctl.d, udev rules, modules-load.d, units); a host that dies between two of
 them would boot with some. So every apply that persists anything first installs, in this order, a helper in the
 journal directory, a unit that runs it early in the boot, and the drop-in that makes sysinit.target want it; a
-rollback removes them last. At boot the helper (engine/boot_helper.py) puts back the files of every transaction
+rollback removes them last. At boot the helper (main() below, bundled) puts back the files of every transaction
 left unfinished before systemd-sysctl, modules-load, tmpfiles and the udev coldplug read them. The live values
 then come from those files, as before the apply; the record stays unfinished until `rollback interrupted`
 has verified them (docs/engine.md, "Crash safety across a boot").
@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import argparse
 import os
 import re
 import sys
@@ -27,7 +28,7 @@ UNIT_NAME = "hostperf-tuning-boot-recovery.service"
 UNIT_PATH = "/etc/systemd/system/" + UNIT_NAME
 WANTS_PATH = "/etc/systemd/system/sysinit.target.d/90-hostperf-tuning-boot-recovery.conf"
 HELPER_NAME = "boot-recovery"
-ENTRY = "ansible_collections.hostperf.tuning.plugins.module_utils.engine.boot_helper"
+ENTRY = "ansible_collections.hostperf.tuning.plugins.module_utils.engine.boot_recovery"
 # What a unit file may hold unquoted and unescaped; a path with anything else is refused, not escaped.
 _UNIT_SAFE = re.compile(r"^/[A-Za-z0-9/._+-]*$")
 # Read at boot from the files this collection writes; the recovery must come first.
@@ -74,7 +75,7 @@ def unit_text(journal_dir, python, on_root):
 
 
 def helper_text():
-    return bundle.program(ENTRY, "sys.exit(boot_helper.main(sys.argv[1:]))",
+    return bundle.program(ENTRY, "sys.exit(boot_recovery.main(sys.argv[1:]))",
                           HEADER + "# Run at boot by %s: see engine/boot_recovery.py.\n" % UNIT_NAME)
 
 
@@ -116,6 +117,40 @@ def write_rank(path):
     return {UNIT_PATH: 1, WANTS_PATH: 2}.get(path, 3)
 
 
+def is_own(path):
+    return write_rank(path) < 3
+
+
 def restore_rank(path):
     """A rollback puts everything else back first, then what runs the helper, then the helper."""
     return 3 - write_rank(path)
+
+
+def main(argv):
+    """The helper: boot-recovery --journal DIR [--root DIR].
+
+    Exits 1 when a file could not be put back or the journal cannot be trusted: the unit fails, so the boot
+    says so (systemctl --failed) instead of going on half-tuned in silence.
+    """
+    # Imported here: the engine imports this module for the files above. Both are in the module's zip, which
+    # holds every collection module any import names, wherever it stands.
+    from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import Journal, JournalError
+    from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine
+    from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
+
+    parser = argparse.ArgumentParser(prog="boot-recovery", description="hostperf.tuning boot recovery")
+    parser.add_argument("--journal", required=True, help="the journal directory")
+    parser.add_argument("--root", default="/", help="the host's root (tests)")
+    args = parser.parse_args(argv)
+    tree = HostTree(args.root)
+    try:
+        report = Engine(tree, Journal(tree, args.journal)).recover_at_boot()
+    except (JournalError, KnobError, OSError) as exc:
+        sys.stderr.write("boot-recovery: %s\n" % exc)
+        return 1
+    for record in report["transactions"]:
+        sys.stdout.write("boot-recovery: transaction %s (%s): put back %s\n" % (
+            record["id"], record["state"], ", ".join(record["files"]) or "nothing, its files were as before"))
+    for error in report["errors"]:
+        sys.stderr.write("boot-recovery: %s\n" % error)
+    return 1 if report["errors"] else 0

@@ -331,7 +331,8 @@ class Engine:
                     continue
                 self._check_paths(record)
                 done = []
-                for snap in sorted(record["files"], key=lambda snap: boot_recovery.restore_rank(snap["path"])):
+                # Its own files stay: it runs now, and stays armed until `rollback interrupted` closes the record.
+                for snap in [snap for snap in record["files"] if not boot_recovery.is_own(snap["path"])]:
                     try:
                         if not files.matches(self.tree, snap):
                             files.restore(self.tree, snap)

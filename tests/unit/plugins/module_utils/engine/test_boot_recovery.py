@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine import boot_recovery
+from ansible_collections.hostperf.tuning.plugins.module_utils.host import bundle
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.boot_recovery import (
     UNIT_PATH, WANTS_PATH, helper_path, unit_text)
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import (
@@ -32,17 +33,16 @@ HELPER = helper_path(DEFAULT_DIRECTORY)
 
 
 def persisted(root):
-    """What a boot reads: every file outside the journal, the kernel's live files left out.
+    """What a boot reads: every file outside the journal but the recovery's own, the kernel's live files left out.
 
-    A recovery unit that no drop-in wants is inert (a kill came before the drop-in was written, or after a
-    rollback removed it): it is left out too, and `rollback interrupted` removes it.
+    The recovery's unit and drop-in stay until `rollback interrupted` closes the record (or do nothing without
+    each other); the directories made only for them are left out with them.
     """
     found = dict((path, value) for path, value in outside_journal(root).items()
-                 if path.split("/")[1] not in ("proc", "sys", "dev", "run"))
-    if WANTS_PATH not in found and UNIT_PATH in found:
-        for path in (UNIT_PATH, "/etc/systemd/system", "/etc/systemd", "/etc"):
-            if path == UNIT_PATH or not any(other.startswith(path + "/") for other in found if other != UNIT_PATH):
-                found.pop(path, None)
+                 if path.split("/")[1] not in ("proc", "sys", "dev", "run") and path not in (UNIT_PATH, WANTS_PATH))
+    for path in ("/etc/systemd/system/sysinit.target.d", "/etc/systemd/system", "/etc/systemd", "/etc"):
+        if path in found and not any(other.startswith(path + "/") for other in found):
+            del found[path]
     return found
 
 
@@ -107,6 +107,7 @@ def test_a_crash_at_any_step_of_an_apply_boots_as_before_then_rollback_finds_it_
         assert [r["state"] for r in records] == [PENDING], step
         if booted is not None:
             assert records[0]["events"][-1].startswith("boot recovery put back"), step
+            assert all(os.path.exists(root + path) for path in (HELPER, UNIT_PATH, WANTS_PATH)), "still armed"
         Engine(tree, journal).rollback("interrupted")
         assert outside_journal(root) == pristine and not os.path.exists(root + HELPER), step
 
@@ -231,3 +232,11 @@ def test_udevd_already_up_rereads_the_rules_put_back_before_the_coldplug(host_ro
     else:
         assert unanswered.returncode == 0
     assert not os.path.exists(root + UDEV_RULES_FILE)
+
+
+@pytest.mark.parametrize("module", ["tune", "rollback"])
+def test_every_module_the_helper_embeds_is_in_the_zip_of_a_module_that_writes_it(module):
+    """AnsiballZ ships the collection modules a module's imports name (at any depth, in functions too): the
+    bundle can embed only those, on a host its sources come from that zip. Found missing on the lab's first run."""
+    shipped = bundle.closure("ansible_collections.hostperf.tuning.plugins.modules." + module)
+    assert set(bundle.closure(boot_recovery.ENTRY)) <= set(shipped)
