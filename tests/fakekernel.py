@@ -316,6 +316,8 @@ class FakeKernelTree(HostTree):
 
     # -- systemctl ---------------------------------------------------------
     def _systemctl(self, args):
+        if args[0] == "--no-block":  # queued, not waited for: the fake's jobs finish at once either way
+            args = args[1:]
         verb, unit = args[0], (args[1:] or [None])[0]
         if verb == "show":  # show -p PROPERTY --value UNIT
             unit = args[-1]

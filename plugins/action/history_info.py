@@ -16,6 +16,8 @@ ARGUMENT_SPEC = dict(
     path=dict(type="path", required=True),
     sql=dict(type="str", required=True),
     parameters=dict(type="list", elements="raw", default=[]),
+    max_rows=dict(type="int", default=10000),
+    timeout=dict(type="float", default=60.0),
 )
 
 
@@ -26,9 +28,12 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        for name, most in (("max_rows", 1000000), ("timeout", 3600)):
+            if not 0 < args[name] <= most:
+                raise AnsibleActionFail("%s %r: must be more than 0 and at most %d" % (name, args[name], most))
         try:
             history = History(args["path"], readonly=True)
-            result["rows"] = history.query(args["sql"], args["parameters"])
+            result["rows"] = history.query(args["sql"], args["parameters"], args["max_rows"], args["timeout"])
             history.close()
         except HistoryError as exc:
             raise AnsibleActionFail(str(exc))

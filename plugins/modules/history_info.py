@@ -33,6 +33,18 @@ options:
     type: list
     elements: raw
     default: []
+  max_rows:
+    description:
+      - The most rows the task returns; a statement that yields more fails, naming this option, rather than
+        filling the controller's memory (or returning a silently shortened answer). At most 1000000.
+    type: int
+    default: 10000
+  timeout:
+    description:
+      - Seconds the statement may run; one still running then (a recursive query without a bound never ends) is
+        stopped and the task fails, naming this option. At most 3600.
+    type: float
+    default: 60.0
 seealso:
   - module: hostperf.tuning.history
 attributes:

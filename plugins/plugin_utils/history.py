@@ -17,6 +17,7 @@ import json
 import math
 import os
 import sqlite3
+import time
 from datetime import datetime, timezone
 from urllib.parse import quote
 
@@ -205,13 +206,30 @@ class History:
         statements.append(("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", verdicts))
         self._write(statements)
 
-    def query(self, sql, parameters=()):
+    def query(self, sql, parameters=(), max_rows=10000, timeout=60.0):
+        """The rows of one statement; one that runs past timeout seconds or yields more than max_rows fails.
+
+        A recursive CTE without a bound never ends, and its rows would fill the controller's memory first.
+        """
+        deadline = time.monotonic() + timeout
+        self.db.set_progress_handler(lambda: int(time.monotonic() > deadline), 10000)
         try:
             cursor = self.db.execute(sql, parameters)
             names = [column[0] for column in cursor.description or []]
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
+            rows = cursor.fetchmany(max_rows + 1)
+        except sqlite3.OperationalError as exc:
+            if time.monotonic() > deadline and "interrupt" in str(exc):
+                raise HistoryError("history %s: the query ran longer than timeout %s s and was stopped (a recursive "
+                                   "query without a bound? add a LIMIT or a WHERE that ends it)" % (self.path, timeout))
+            raise HistoryError("history %s: %s" % (self.path, exc))
         except sqlite3.Error as exc:
             raise HistoryError("history %s: %s" % (self.path, exc))
+        finally:
+            self.db.set_progress_handler(None, 0)
+        if len(rows) > max_rows:
+            raise HistoryError("history %s: the query returns more than max_rows %d rows; add a LIMIT or raise "
+                               "max_rows" % (self.path, max_rows))
+        return [dict(zip(names, row)) for row in rows]
 
 
 TRIAL_FIELDS = ("suite", "trial", "started", "seconds", "load1", "cpu_mhz", "busy_pct", "steal_pct", "error")

@@ -4,12 +4,13 @@
 """The boot unit that makes a crash inside an apply or a rollback boot the host as it was before.
 
 An apply writes several files (sysctl.d, udev rules, modules-load.d, units); a host that dies between two of
-them would boot with some. So every apply that persists anything first installs, in this order, a helper in the
-journal directory, a unit that runs it early in the boot, and the drop-in that makes sysinit.target want it; a
-rollback removes them last. At boot the helper (main() below, bundled) puts back the files of every transaction
-left unfinished before systemd-sysctl, modules-load, tmpfiles and the udev coldplug read them. The live values
-then come from those files, as before the apply; the record stays unfinished until `rollback interrupted`
-has verified them (docs/engine.md, "Crash safety across a boot").
+them would boot with some. So every apply that persists anything first installs, in this order, a helper (a
+fixed root-only path: the unit runs it as root, so no journal_dir may decide where it is), a unit that runs it
+early in the boot, and the drop-in that makes sysinit.target want it; a rollback removes them last. At boot
+the helper (main() below, bundled) puts back the files of every transaction left unfinished before
+systemd-sysctl, modules-load, tmpfiles and udev read them. The live values then come from those files, as
+before the apply; the record stays unfinished until `rollback interrupted` has verified them (docs/engine.md,
+"Crash safety across a boot").
 """
 
 from __future__ import absolute_import, division, print_function
@@ -27,17 +28,16 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import 
 UNIT_NAME = "hostperf-tuning-boot-recovery.service"
 UNIT_PATH = "/etc/systemd/system/" + UNIT_NAME
 WANTS_PATH = "/etc/systemd/system/sysinit.target.d/90-hostperf-tuning-boot-recovery.conf"
-HELPER_NAME = "boot-recovery"
+HELPER_PATH = "/usr/local/libexec/hostperf-tuning-boot-recovery"
+OWN_FILES = (HELPER_PATH, UNIT_PATH, WANTS_PATH)  # the order an apply writes them in
 ENTRY = "ansible_collections.hostperf.tuning.plugins.module_utils.engine.boot_recovery"
 # What a unit file may hold unquoted and unescaped; a path with anything else is refused, not escaped.
 _UNIT_SAFE = re.compile(r"^/[A-Za-z0-9/._+-]*$")
 # Read at boot from the files this collection writes; the recovery must come first.
+# udevd reads its rules when it starts: before it, no reload is needed (and asking a udevd that is not up yet
+# through its socket would start it and wait on it, which waits on us).
 _READERS = ("systemd-modules-load.service", "systemd-sysctl.service", "systemd-tmpfiles-setup-dev.service",
-            "systemd-tmpfiles-setup.service", "systemd-udev-trigger.service")
-
-
-def helper_path(journal_dir):
-    return journal_dir.rstrip("/") + "/" + HELPER_NAME
+            "systemd-tmpfiles-setup.service", "systemd-udevd.service", "systemd-udev-trigger.service")
 
 
 def _unit_path_value(setting, path):
@@ -48,11 +48,13 @@ def _unit_path_value(setting, path):
 
 
 def unit_text(journal_dir, python, on_root):
-    """The unit; on_root: the journal is on the root filesystem, so it can run before anything reads our files.
+    """The unit; on_root: the journal, the helper and Python are on the root filesystem, so it can run before
+    anything reads our files.
 
-    A journal on another filesystem (a separate /var) is mounted only after udev has run: ordering before the
-    readers there would make a cycle (its device needs udev), so the unit runs after local-fs.target and the
-    boot's live values are the interrupted apply's until `rollback interrupted` (docs/engine.md).
+    Another filesystem (a separate /var or /usr/local) is mounted only after udev has run: ordering before the
+    readers there would make a cycle (its device needs udev), so the unit runs after local-fs.target, after
+    the readers: that boot runs with the interrupted apply's partial files until `rollback interrupted`
+    (docs/engine.md).
     """
     directory = _unit_path_value("journal_dir", journal_dir.rstrip("/"))
     interpreter = _unit_path_value("the Python that runs the module (ansible_python_interpreter)", python)
@@ -64,14 +66,15 @@ def unit_text(journal_dir, python, on_root):
         "DefaultDependencies=no\n"
         "Conflicts=shutdown.target\n"
         "%s"
-        "RequiresMountsFor=%s\n"
+        "RequiresMountsFor=%s %s %s\n"
         "ConditionPathExists=%s\n"
         "\n"
         "[Service]\n"
         "Type=oneshot\n"
         "RemainAfterExit=yes\n"
         "ExecStart=%s -I %s --journal %s\n") % (
-            order, directory, helper_path(directory), interpreter, helper_path(directory), directory)
+            order, directory, os.path.dirname(HELPER_PATH), interpreter, HELPER_PATH, interpreter, HELPER_PATH,
+            directory)
 
 
 def helper_text():
@@ -79,32 +82,37 @@ def helper_text():
                           HEADER + "# Run at boot by %s: see engine/boot_recovery.py.\n" % UNIT_NAME)
 
 
-def on_root_filesystem(tree, path):
-    """Whether path (or its nearest existing ancestor) is on the same filesystem as /."""
-    while path not in ("", "/") and not os.path.lexists(tree.path(path)):
-        path = os.path.dirname(path)
-    return os.stat(tree.path(path)).st_dev == os.stat(tree.path("/")).st_dev
+def on_root_filesystem(tree, *paths):
+    """Whether every path (or its nearest existing ancestor) is on the same filesystem as /."""
+    root = os.stat(tree.path("/")).st_dev
+    for path in paths:
+        while path not in ("", "/") and not os.path.lexists(tree.path(path)):
+            path = os.path.dirname(path)
+        if os.stat(tree.path(path)).st_dev != root:
+            return False
+    return True
 
 
 class BootRecoveryFiles(Persistence):
-    """The unit and its drop-in (fixed paths); the helper lives in the journal directory."""
-
-    FILES = (UNIT_PATH, WANTS_PATH)
+    """The helper, the unit and its drop-in."""
 
     def __init__(self):
         Persistence.__init__(self, None, None, after_change=(["systemctl", "daemon-reload"],),
                              unit=(UNIT_NAME, UNIT_PATH))
 
     def owns(self, path):
-        return path in self.FILES
+        return path in OWN_FILES
+
+    def mode(self, path):
+        return 0o755 if path == HELPER_PATH else 0o644
 
     def files_for(self, tree, journal_dir, needed):
         """{path: text or None}: all three files when the host has anything persisted, none otherwise."""
-        paths = [helper_path(journal_dir), UNIT_PATH, WANTS_PATH]
         if not needed:
-            return dict((path, None) for path in paths)
-        unit = unit_text(journal_dir, sys.executable, on_root_filesystem(tree, journal_dir))
-        return dict(zip(paths, [helper_text(), unit, HEADER + "[Unit]\nWants=%s\n" % UNIT_NAME]))
+            return dict((path, None) for path in OWN_FILES)
+        python = sys.executable
+        unit = unit_text(journal_dir, python, on_root_filesystem(tree, journal_dir, HELPER_PATH, python))
+        return dict(zip(OWN_FILES, [helper_text(), unit, HEADER + "[Unit]\nWants=%s\n" % UNIT_NAME]))
 
 
 BOOT_RECOVERY = BootRecoveryFiles()
@@ -112,13 +120,11 @@ BOOT_RECOVERY = BootRecoveryFiles()
 
 def write_rank(path):
     """Apply writes the helper, then the unit, then what makes the boot run it, then everything else."""
-    if os.path.basename(path) == HELPER_NAME:
-        return 0
-    return {UNIT_PATH: 1, WANTS_PATH: 2}.get(path, 3)
+    return OWN_FILES.index(path) if path in OWN_FILES else len(OWN_FILES)
 
 
 def is_own(path):
-    return write_rank(path) < 3
+    return path in OWN_FILES
 
 
 def restore_rank(path):
@@ -151,6 +157,8 @@ def main(argv):
     for record in report["transactions"]:
         sys.stdout.write("boot-recovery: transaction %s (%s): put back %s\n" % (
             record["id"], record["state"], ", ".join(record["files"]) or "nothing, its files were as before"))
+    for warning in report["warnings"]:  # a hook that failed (no irqbalance to restart, say) fails no recovery
+        sys.stderr.write("boot-recovery: warning: %s\n" % warning)
     for error in report["errors"]:
         sys.stderr.write("boot-recovery: %s\n" % error)
     return 1 if report["errors"] else 0

@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 import time
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine import boot_recovery
@@ -27,7 +28,6 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import 
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import KINDS, knob_for
 
 DRIFT_SETTLE = 1.0  # seconds before a drifted value is set again (see Knob.drifts)
-UDEV_CONTROL = "/run/udev/control"  # udevd's socket: it is running
 
 
 class TransactionError(Exception):
@@ -128,6 +128,11 @@ class Engine:
             planned_files = self._files_for(new_state)
             state_text = json.dumps({"settings": new_state}, indent=1, sort_keys=True) + "\n"
             planned_files[self.journal.state_path] = state_text.encode("utf-8")
+        elif state:
+            # The boot recovery as this collection and this Python make it: an upgrade or a new interpreter
+            # must not leave an older helper, or a unit naming a Python that is gone, to run at the next boot.
+            planned_files = dict((path, content) for path, content in self._files_for(state).items()
+                                 if boot_recovery.is_own(path))
         file_changes = []
 
         def write_order(item):
@@ -141,13 +146,9 @@ class Engine:
                 file_changes.append({"path": path, "snapshot": snap, "content": content})
         return changes, file_changes
 
-    def _journal_files(self):
-        """The files in the journal directory a transaction writes: the state, and the boot recovery's helper."""
-        return (self.journal.state_path, boot_recovery.helper_path(self.journal.directory))
-
     def _generated(self, path):
         """The journal's state and the collection's own programs: nothing an operator reviews line by line."""
-        return path in self._journal_files() or _mode(path) == 0o755
+        return path == self.journal.state_path or _mode(path) == 0o755
 
     # -- apply -------------------------------------------------------------
     def apply(self, desired, persist=True, check_mode=False, label=None):
@@ -175,7 +176,7 @@ class Engine:
                 if change["content"] is None:
                     files.remove(self.tree, change["path"])
                 else:
-                    mode = 0o600 if change["path"] in self._journal_files() else _mode(change["path"])
+                    mode = 0o600 if change["path"] == self.journal.state_path else _mode(change["path"])
                     files.atomic_write(self.tree, change["path"], change["content"], mode)
             result["hooks"] = after_files_changed(self.tree, [change["path"] for change in file_changes])
             for change in changes:
@@ -259,7 +260,7 @@ class Engine:
     def _check_paths(self, record):
         """A record may name only the files a kind of this collection writes, and the state file."""
         foreign = [snap["path"] for snap in record["files"]
-                   if snap["path"] not in self._journal_files() and _owner(snap["path"]) is None]
+                   if snap["path"] != self.journal.state_path and _owner(snap["path"]) is None]
         if foreign:
             raise JournalError("journal record %s names %s, which no kind of this collection writes: refusing to "
                                "roll it back" % (record["id"], ", ".join(sorted(foreign))))
@@ -318,10 +319,11 @@ class Engine:
         """Put back the files of every transaction a crash left applying or rolling back; newest first.
 
         Run by the boot recovery unit before the boot reads them, so the live values it makes are the ones
-        from before. The records stay unfinished: `rollback interrupted` then verifies the live values (and
-        closes them) as after any interruption. A committed transaction's files are the apply's: left alone.
+        from before. A unit's enablement persists without a file of ours: it is put back too, and this boot's
+        job for it queued to match. The records stay unfinished: `rollback interrupted` then verifies the live
+        values (and closes them) as after any interruption. A committed transaction's files are the apply's.
         """
-        report = {"transactions": [], "errors": []}
+        report = {"transactions": [], "errors": [], "warnings": []}
         if not self.journal.exists():
             return report
         with self.journal.lock():
@@ -339,21 +341,42 @@ class Engine:
                             done.append(snap["path"])
                     except OSError as exc:
                         report["errors"].append("%s: cannot be put back: %s" % (snap["path"], _reason(exc)))
-                record["events"].append("boot recovery put back %d file(s) as they were before it" % len(done))
+                for setting in record["settings"]:
+                    done.extend(self._enablement_at_boot(setting, report))
+                record["events"].append("boot recovery put back %d file(s) and unit(s) as they were before it"
+                                        % len(done))
                 error = self._save_quietly(record)
                 if error:
                     report["errors"].append(error)
                 report["transactions"].append({"id": record["id"], "state": record["state"], "files": done})
                 restored.extend(done)
-            report["hooks"] = after_files_changed(self.tree, restored)
-            if any(path.startswith("/etc/udev/rules.d/") for path in restored) and self.tree.exists(UDEV_CONTROL):
-                # udevd, already up, looks at its rules again only every 3 s: the coldplug must see these
-                result = self.tree.run(["udevadm", "control", "--reload"])
-                report["hooks"].append({"command": "udevadm control --reload", "rc": result.rc,
-                                        "error": (result.stderr or "").strip() if not result.ok else ""})
-        report["errors"].extend("%s: rc %d %s" % (hook["command"], hook["rc"], hook["error"])
-                                for hook in report["hooks"] if hook["rc"])
+            # The boot already queued jobs from the files it read: no command may wait on them from here.
+            hooks = after_files_changed(self.tree, [path for path in restored if path.startswith("/")], no_block=True)
+            for path in restored:
+                if path.startswith("/etc/systemd/system/") and path.endswith(".service") and \
+                        not self.tree.exists(path):
+                    result = self.tree.run(["systemctl", "--no-block", "stop", os.path.basename(path)])
+                    hooks.append({"command": "systemctl --no-block stop " + os.path.basename(path),
+                                  "rc": result.rc, "error": (result.stderr or "").strip() if not result.ok else ""})
+        report["warnings"].extend("%s: rc %d %s" % (hook["command"], hook["rc"], hook["error"])
+                                  for hook in hooks if hook["rc"])
         return report
+
+    def _enablement_at_boot(self, setting, report):
+        """A unit's enabled state as before the transaction, and this boot's job for it to match."""
+        if not (setting["identity"].startswith("service:") and setting["identity"].endswith(":enabled")):
+            return []
+        try:
+            knob = located(self.tree, setting)
+            if knob.equal(knob.read(), setting["before"]):
+                return []
+            knob.write(setting["before"])
+        except (OSError, KnobError) as exc:
+            report["errors"].append("%s: cannot be put back: %s" % (setting["identity"], _reason(exc)))
+            return []
+        verb = "start" if setting["before"] == "enabled" else "stop"
+        self.tree.run(["systemctl", "--no-block", verb, knob.unit])
+        return ["%s (%s, %s queued)" % (setting["identity"], setting["before"], verb)]
 
 
 def restore(tree, settings, snapshots, passes=2, forget=()):
@@ -437,14 +460,20 @@ def _mode(path):
     return owner.mode(path) if owner else 0o644
 
 
-def after_files_changed(tree, paths):
-    """Run each changed kind's hook once (daemon-reload); a failing hook is reported, not fatal."""
+def after_files_changed(tree, paths, no_block=False):
+    """Run each changed kind's hook once (daemon-reload); a failing hook is reported, not fatal.
+
+    no_block: queue systemctl's jobs instead of waiting for them (at boot, from a unit the boot waits for).
+    """
     commands = []
     for path in paths:
         owner = _owner(path)
         for argv in owner.hooks(tree) if owner else ():
-            if list(argv) not in commands:
-                commands.append(list(argv))
+            argv = list(argv)
+            if no_block and argv[0] == "systemctl" and argv[1] != "daemon-reload":
+                argv.insert(1, "--no-block")
+            if argv not in commands:
+                commands.append(argv)
     report = []
     if not tree.runs_systemd():
         commands = [argv for argv in commands if argv[0] != "systemctl"]

@@ -148,6 +148,7 @@ SQL = ["SELECT host, outcome FROM hosts", "SELECT * FROM samples WHERE host = ?"
        "PRAGMA journal_mode=DELETE", "PRAGMA writable_schema=ON", "CREATE TABLE x (a)", "SELECT load_extension(?)",
        "SELECT 1; DELETE FROM runs", "INSERT INTO meta VALUES (?, ?)", "DROP TABLE hosts",
        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 5) SELECT x FROM c",
+       "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c",
        "SELECT readfile(?)", "SELECT writefile(?, 'x')", "REINDEX", "ANALYZE", "BEGIN IMMEDIATE"]
 
 
@@ -159,7 +160,8 @@ def test_the_history_info_action_reads_or_refuses_and_writes_nothing(store, tmp_
     args = data.draw(st.fixed_dictionaries(
         {"path": st.sampled_from(PATHS).map(lambda name: str(directory / name)),
          "sql": mostly(st.sampled_from(SQL) | TEXT)},
-        optional={"parameters": st.lists(inside | SCALAR, max_size=2) | VALUE}))
+        optional={"parameters": st.lists(inside | SCALAR, max_size=2) | VALUE,
+                  "max_rows": mostly(st.integers(-1, 20)) | VALUE, "timeout": mostly(st.floats(-1, 5)) | VALUE}))
     before = _files(str(directory))
     try:
         result = run_action(history_info_action, args)

@@ -188,21 +188,23 @@ def test_nic_irqs_on_its_own_numa_node_and_irqbalance_leaves_them(host):
     assert host.check_output("%s /sys %s", helper, "1") == ""
 
 
-RECOVERY_FILES = ["/var/lib/hostperf/boot-recovery", "/etc/systemd/system/hostperf-tuning-boot-recovery.service",
+RECOVERY_FILES = ["/usr/local/libexec/hostperf-tuning-boot-recovery",
+                  "/etc/systemd/system/hostperf-tuning-boot-recovery.service",
                   "/etc/systemd/system/sysinit.target.d/90-hostperf-tuning-boot-recovery.conf"]
 
 
 def test_boot_recovery_is_armed_while_tuned_and_runs_early_in_the_boot(host):
     for path in RECOVERY_FILES:
         assert host.file(path).exists != rolled_back(host), path
-    state = host.check_output("systemctl show -p ActiveState,Result --value hostperf-tuning-boot-recovery.service")
+    state = [host.check_output("systemctl show -p %s --value hostperf-tuning-boot-recovery.service", prop)
+             for prop in ("ActiveState", "Result")]
     if rolled_back(host):
-        assert state.split() == ["inactive", "success"]
+        assert state == ["inactive", "success"]
         return
     boot_log = host.check_output("journalctl -b -q --no-pager -o cat")
     assert "ordering cycle" not in boot_log.lower()
     if host.file(RECOVERY_FILES[1]).mtime < booted_at(host):
-        assert state.split() == ["active", "success"], "the boot ran it, and it found nothing to put back"
+        assert state == ["active", "success"], "the boot ran it, and it found nothing to put back"
         order = host.check_output("systemctl show -p Before --value hostperf-tuning-boot-recovery.service")
         assert "systemd-sysctl.service" in order.split() and "systemd-udev-trigger.service" in order.split()
 

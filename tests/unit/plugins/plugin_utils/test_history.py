@@ -189,3 +189,26 @@ def test_a_read_only_history_whose_path_holds_uri_characters_opens_that_file(tmp
     with pytest.raises(HistoryError, match="not authorized"):
         History(path, readonly=True).query("DELETE FROM runs")
     assert sorted(os.listdir(str(tmp_path))) == ["runs?mode=rw#x %41"]
+
+
+def test_a_recursive_query_without_a_bound_is_stopped_by_the_timeout(tmp_path):
+    path = str(tmp_path / "h.sqlite")
+    History(path).start_run("run-1")
+    record(path, "web1")
+    history = History(path, readonly=True)
+    endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
+    with pytest.raises(HistoryError, match=r"ran longer than timeout 0.5 s and was stopped"):
+        history.query(endless, timeout=0.5)
+    # the connection is usable again, without the handler
+    assert history.query("SELECT count(*) AS hosts FROM hosts") == [{"hosts": 1}]
+
+
+def test_a_query_yielding_more_than_max_rows_fails_instead_of_filling_memory(tmp_path):
+    path = str(tmp_path / "h.sqlite")
+    History(path).start_run("run-1")
+    record(path, "web1")
+    history = History(path, readonly=True)
+    endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i FROM n"
+    with pytest.raises(HistoryError, match=r"more than max_rows 100 rows; add a LIMIT"):
+        history.query(endless, max_rows=100)
+    assert len(history.query(endless + " LIMIT 100", max_rows=100)) == 100

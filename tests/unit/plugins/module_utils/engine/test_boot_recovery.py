@@ -14,7 +14,7 @@ import pytest
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine import boot_recovery
 from ansible_collections.hostperf.tuning.plugins.module_utils.host import bundle
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.boot_recovery import (
-    UNIT_PATH, WANTS_PATH, helper_path, unit_text)
+    HELPER_PATH, OWN_FILES, UNIT_PATH, WANTS_PATH, unit_text)
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import (
     COMMITTED, DEFAULT_DIRECTORY, PENDING, ROLLED_BACK, ROLLING_BACK, Journal)
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine
@@ -29,19 +29,19 @@ from fakekernel import FakeKernelTree, Killed, apply_killed_at, apply_steps, kil
 HOST = "cloud-vm"
 REQUEST = {"sysctl:vm.swappiness": 10, "sysctl:net.core.somaxconn": 8192, "block:vda:scheduler": "mq-deadline",
            "block:vda:read_ahead_kb": 1024, "module:tcp_bbr": "loaded"}
-HELPER = helper_path(DEFAULT_DIRECTORY)
+HELPER = HELPER_PATH
 
 
 def persisted(root):
     """What a boot reads: every file outside the journal but the recovery's own, the kernel's live files left out.
 
-    The recovery's unit and drop-in stay until `rollback interrupted` closes the record (or do nothing without
-    each other); the directories made only for them are left out with them.
+    The recovery's files stay until `rollback interrupted` closes the record (the unit and drop-in do nothing
+    without each other): they are left out, with directories that hold nothing else.
     """
     found = dict((path, value) for path, value in outside_journal(root).items()
-                 if path.split("/")[1] not in ("proc", "sys", "dev", "run") and path not in (UNIT_PATH, WANTS_PATH))
-    for path in ("/etc/systemd/system/sysinit.target.d", "/etc/systemd/system", "/etc/systemd", "/etc"):
-        if path in found and not any(other.startswith(path + "/") for other in found):
+                 if path.split("/")[1] not in ("proc", "sys", "dev", "run") and path not in OWN_FILES)
+    for path in sorted(found, reverse=True):
+        if found[path][0] == "dir" and not any(other.startswith(path + "/") for other in found):
             del found[path]
     return found
 
@@ -57,6 +57,7 @@ def boot(root, commands_answered=("systemctl daemon-reload",)):
         return None
     argv = [line.split("=", 1)[1] for line in lines if line.startswith("ExecStart=")][0].split()
     assert argv == [sys.executable, "-I", HELPER, "--journal", DEFAULT_DIRECTORY]
+    assert "RequiresMountsFor=%s /usr/local/libexec %s" % (DEFAULT_DIRECTORY, sys.executable) in lines
     commands = root + "/" + COMMANDS_FILE  # the host's systemd, as the helper's HostTree replays it
     original = open(commands).read() if os.path.exists(commands) else None
     recorded = json.loads(original) if original else {}
@@ -112,11 +113,15 @@ def test_a_crash_at_any_step_of_an_apply_boots_as_before_then_rollback_finds_it_
         assert outside_journal(root) == pristine and not os.path.exists(root + HELPER), step
 
 
-@pytest.mark.parametrize("target, call", [(SYSCTL_FILE, "unlink"), (UDEV_RULES_FILE, "unlink"),
-                                          (MODULES_LOAD_FILE, "unlink"), (WANTS_PATH, "unlink"),
-                                          (UNIT_PATH, "unlink"), (HELPER, "unlink")])
+@pytest.mark.parametrize("target, call", [(SYSCTL_FILE, "unlink"), (SYSCTL_FILE, "rename"),
+                                          (UDEV_RULES_FILE, "unlink"), (MODULES_LOAD_FILE, "unlink"),
+                                          (WANTS_PATH, "unlink"), (UNIT_PATH, "unlink"), (HELPER, "unlink")])
 def test_a_crash_inside_a_rollback_boots_as_before_the_apply(host_root, monkeypatch, target, call):
     root = host_root(HOST)
+    if call == "rename":  # a file that was there before: the rollback renames its old content back
+        os.makedirs(os.path.dirname(root + target))
+        with open(root + target, "w") as handle:
+            handle.write("# by hand\nvm.swappiness = 1\n")
     tree = FakeKernelTree(root, loadable={"tcp_bbr"})
     pristine, pristine_files = outside_journal(root), persisted(root)
     Engine(tree, Journal(tree)).apply(REQUEST)
@@ -154,7 +159,7 @@ def test_the_files_are_root_only_and_a_second_apply_rewrites_none(host_root):
     root = host_root(HOST)
     tree = FakeKernelTree(root, loadable={"tcp_bbr"})
     Engine(tree, Journal(tree)).apply(REQUEST)
-    assert os.stat(root + HELPER).st_mode & 0o7777 == 0o600
+    assert os.stat(root + HELPER).st_mode & 0o7777 == 0o755  # written by root only, like the IRQ helper
     assert os.stat(root + UNIT_PATH).st_mode & 0o7777 == 0o644
     before = tree_digest(root)
     result = Engine(tree, Journal(tree)).apply(REQUEST)
@@ -189,15 +194,52 @@ def test_a_journal_dir_a_unit_cannot_name_plainly_is_refused_before_anything_cha
     assert tree_digest(root) == before and tree.writes == []
 
 
+def test_the_helper_is_at_a_root_only_path_whatever_the_journal_dir(host_root):
+    """A helper in a journal under /tmp: any user could put a program there for the boot to run as root."""
+    root = host_root(HOST)
+    tree = FakeKernelTree(root, loadable={"tcp_bbr"})
+    Engine(tree, Journal(tree, "/tmp/hostperf")).apply({"sysctl:vm.swappiness": 10})
+    unit = open(root + UNIT_PATH).read()
+    assert "ExecStart=%s -I %s --journal /tmp/hostperf\n" % (sys.executable, HELPER_PATH) in unit
+    assert "ConditionPathExists=%s\n" % HELPER_PATH in unit and not os.path.exists(root + "/tmp/hostperf/boot-recovery")
+
+
+def test_a_stale_helper_is_rewritten_by_the_next_apply_even_when_no_setting_changes(host_root):
+    root = host_root(HOST)
+    tree = FakeKernelTree(root, loadable={"tcp_bbr"})
+    Engine(tree, Journal(tree)).apply({"sysctl:vm.swappiness": 10})
+    current = open(root + HELPER).read()
+    with open(root + HELPER, "w") as handle:
+        handle.write(current.replace("boot-recovery", "older-boot-recovery"))
+    result = Engine(tree, Journal(tree)).apply({"sysctl:vm.swappiness": 10})
+    assert [item["path"] for item in result["files"]] == [HELPER] and open(root + HELPER).read() == current
+
+
+def test_a_unit_disabled_by_the_interrupted_apply_is_enabled_again_and_started(host_root):
+    """systemctl disable persists without a file of ours: the recovery puts it back and queues this boot's start."""
+    root = host_root(HOST)
+    units = {"irqbalance.service": {"active": "active", "enabled": "enabled"}}
+    tree = FakeKernelTree(root, loadable={"tcp_bbr"}, units=units)
+    apply_killed_at(tree, {"service:irqbalance.service:enabled": "disabled", "sysctl:vm.swappiness": 10}, "verify")
+    assert tree.units["irqbalance.service"]["enabled"] == "disabled"
+    report = Engine(tree, Journal(tree)).recover_at_boot()
+    assert tree.units["irqbalance.service"]["enabled"] == "enabled" and report["errors"] == []
+    assert tree.writes[-2:] == [("systemctl", "enable", "irqbalance.service"),
+                                ("systemctl", "start", "irqbalance.service")]
+    assert "service:irqbalance.service:enabled (enabled, start queued)" in report["transactions"][0]["files"]
+
+
 def test_a_journal_on_its_own_filesystem_orders_the_unit_without_a_cycle():
     """Before udev there, its device could not appear: the unit waits for local-fs.target instead."""
     on_root = unit_text("/var/lib/hostperf", "/usr/bin/python3", on_root=True)
     separate = unit_text("/var/lib/hostperf", "/usr/bin/python3", on_root=False)
     assert "Before=systemd-modules-load.service systemd-sysctl.service" in on_root
-    assert "systemd-udev-trigger.service" in on_root and "After=systemd-remount-fs.service" in on_root
+    assert "systemd-udevd.service systemd-udev-trigger.service" in on_root
+    assert "After=systemd-remount-fs.service" in on_root
     assert "After=local-fs.target" in separate and "systemd-sysctl" not in separate and "udev" not in separate
     for text in (on_root, separate):
-        assert "DefaultDependencies=no" in text and "RequiresMountsFor=/var/lib/hostperf\n" in text
+        assert "DefaultDependencies=no" in text
+        assert "RequiresMountsFor=/var/lib/hostperf /usr/local/libexec /usr/bin/python3\n" in text
 
 
 def test_ranks_put_the_recovery_first_on_apply_and_last_on_rollback():
@@ -214,24 +256,6 @@ def test_a_rollback_stops_the_recovery_unit_a_boot_left_active(host_root):
     Engine(tree, Journal(tree)).rollback("last")
     assert ("systemctl", "stop", boot_recovery.UNIT_NAME) in tree.writes
     assert tree.units[boot_recovery.UNIT_NAME]["active"] == "inactive"
-
-
-@pytest.mark.parametrize("udevd", [False, True])
-def test_udevd_already_up_rereads_the_rules_put_back_before_the_coldplug(host_root, udevd):
-    root = host_root(HOST)
-    if udevd:
-        os.makedirs(root + "/run/udev")
-        open(root + "/run/udev/control", "w").close()
-    tree = FakeKernelTree(root, loadable={"tcp_bbr"})
-
-    apply_killed_at(tree, REQUEST, "file /var/lib/hostperf/state.json")
-    assert os.path.exists(root + UDEV_RULES_FILE)
-    unanswered = boot(root)
-    if udevd:  # the helper asked udevd: the replayed host had no answer for it
-        assert unanswered.returncode == 1 and "udevadm control --reload: rc 127" in unanswered.stderr
-    else:
-        assert unanswered.returncode == 0
-    assert not os.path.exists(root + UDEV_RULES_FILE)
 
 
 @pytest.mark.parametrize("module", ["tune", "rollback"])

@@ -239,7 +239,8 @@ def test_journal_records_are_json_with_before_values(dc_host):
     record = json.load(open(root + "/var/lib/hostperf/transactions/%s.json" % journal.transactions()[0]["id"]))
     assert record["settings"] == [{"identity": "sysctl:vm.swappiness", "before": "60", "after": "5"}]
     assert [(snap["path"], snap["existed"]) for snap in record["files"]] == [
-        ("/var/lib/hostperf/boot-recovery", False), ("/etc/systemd/system/hostperf-tuning-boot-recovery.service", False),
+        ("/usr/local/libexec/hostperf-tuning-boot-recovery", False),
+        ("/etc/systemd/system/hostperf-tuning-boot-recovery.service", False),
         ("/etc/systemd/system/sysinit.target.d/90-hostperf-tuning-boot-recovery.conf", False), (SYSCTL_FILE, False),
         ("/var/lib/hostperf/state.json", False)]
 
