@@ -191,24 +191,28 @@ def test_a_read_only_history_whose_path_holds_uri_characters_opens_that_file(tmp
     assert sorted(os.listdir(str(tmp_path))) == ["runs?mode=rw#x %41"]
 
 
-def test_a_recursive_query_without_a_bound_is_stopped_by_the_timeout(tmp_path):
+ENDLESS = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT %s FROM n"
+
+
+@pytest.fixture
+def one_host(tmp_path):
+    """A read-only history holding one run with one host."""
     path = str(tmp_path / "h.sqlite")
     History(path).start_run("run-1")
     record(path, "web1")
-    history = History(path, readonly=True)
-    endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
+    return History(path, readonly=True)
+
+
+def test_a_recursive_query_without_a_bound_is_stopped_by_the_timeout(one_host):
+    history = one_host
     with pytest.raises(HistoryError, match=r"ran longer than timeout 0.5 s and was stopped"):
-        history.query(endless, timeout=0.5)
+        history.query(ENDLESS % "count(*)", timeout=0.5)
     # the connection is usable again, without the handler
     assert history.query("SELECT count(*) AS hosts FROM hosts") == [{"hosts": 1}]
 
 
-def test_a_query_yielding_more_than_max_rows_fails_instead_of_filling_memory(tmp_path):
-    path = str(tmp_path / "h.sqlite")
-    History(path).start_run("run-1")
-    record(path, "web1")
-    history = History(path, readonly=True)
-    endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i FROM n"
+def test_a_query_yielding_more_than_max_rows_fails_instead_of_filling_memory(one_host):
+    history = one_host
     with pytest.raises(HistoryError, match=r"more than max_rows 100 rows; add a LIMIT"):
-        history.query(endless, max_rows=100)
-    assert len(history.query(endless + " LIMIT 100", max_rows=100)) == 100
+        history.query(ENDLESS % "i", max_rows=100)
+    assert len(history.query(ENDLESS % "i" + " LIMIT 100", max_rows=100)) == 100
