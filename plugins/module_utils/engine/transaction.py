@@ -350,14 +350,17 @@ class Engine:
                     report["errors"].append(error)
                 report["transactions"].append({"id": record["id"], "state": record["state"], "files": done})
                 restored.extend(done)
-            # The boot already queued jobs from the files it read: no command may wait on them from here.
-            hooks = after_files_changed(self.tree, [path for path in restored if path.startswith("/")], no_block=True)
+            # The boot already queued jobs from the files it read: a unit whose file is gone has its job
+            # cancelled while systemd still knows it (before the reload), and no command may wait on a job here.
+            hooks = []
             for path in restored:
                 if path.startswith("/etc/systemd/system/") and path.endswith(".service") and \
                         not self.tree.exists(path):
                     result = self.tree.run(["systemctl", "--no-block", "stop", os.path.basename(path)])
                     hooks.append({"command": "systemctl --no-block stop " + os.path.basename(path),
                                   "rc": result.rc, "error": (result.stderr or "").strip() if not result.ok else ""})
+            hooks.extend(after_files_changed(self.tree, [path for path in restored if path.startswith("/")],
+                                             no_block=True))
         report["warnings"].extend("%s: rc %d %s" % (hook["command"], hook["rc"], hook["error"])
                                   for hook in hooks if hook["rc"])
         return report
