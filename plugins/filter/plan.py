@@ -50,6 +50,13 @@ options:
   host:
     description: The host's name, recorded in the plan.
     type: str
+  container_owns_machine:
+    description:
+      - Inside a container (the facts' C(environment.container)), plan the settings that are the whole machine's
+        too, as M(hostperf.tuning.tune)'s option of that name takes them. Without it they are left out, named in
+        one of the plan's C(notes).
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -92,7 +99,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner impo
 from ansible_collections.hostperf.tuning.plugins.plugin_utils.profiles import ProfileError, load_profile
 
 
-def plan(facts, profile, overrides=None, profile_paths=None, host=None, selectors=None):
+def plan(facts, profile, overrides=None, profile_paths=None, host=None, selectors=None, container_owns_machine=False):
     if not isinstance(facts, dict) or "schema" not in facts:
         raise AnsibleFilterError("plan: the input must be the hostperf facts of hostperf.tuning.host_facts")
     if overrides is not None and not isinstance(overrides, dict):
@@ -104,7 +111,7 @@ def plan(facts, profile, overrides=None, profile_paths=None, host=None, selector
     except (ProfileError, ValueError) as exc:
         raise AnsibleFilterError("plan: %s" % exc)
     return plan_for_host(facts, loaded, overrides, host=host, profile_name=profile or None,
-                         selectors=checked)
+                         selectors=checked, owns_machine=bool(container_owns_machine))
 
 
 class FilterModule:

@@ -204,6 +204,20 @@ options:
     type: str
     choices: [fail, rollback]
     default: fail
+  container_owns_machine:
+    description:
+      - Inside a container (podman, docker, lxc, systemd-nspawn, ...), settings that are the whole machine's are
+        refused by default, naming each. They are every sysctl outside the namespaces the container has of its own (C(vm.*),
+        C(kernel.*), C(fs.*), and C(net.*) when it shares the host's network namespace), block queues, IRQs,
+        kernel modules, cpufreq and transparent hugepages. Set from inside a container they tune the host under
+        every container on it.
+      - C(true) takes them anyway (a privileged agent that tunes its node on purpose); the transaction records it
+        in its events and RV(notes) says so. Its rollback puts them back like any other.
+      - A net.* key is the container's when its network namespace is its own, which the kernel tells by
+        registering only per-namespace keys there; its interfaces, their root qdiscs and its own units are always
+        the container's.
+    type: bool
+    default: false
 notes:
   - Multi-value sysctls are compared by value. Changing a scheduler resets C(nr_requests); the module orders writes
     so that both end as asked.
@@ -323,6 +337,7 @@ def main():
             persist=dict(type="bool", default=True),
             label=dict(type="str"),
             interrupted=dict(type="str", choices=["fail", "rollback"], default="fail"),
+            container_owns_machine=dict(type="bool", default=False),
             **dict(SELECTOR_SPEC, **COMMON_OPTIONS)
         ),
         supports_check_mode=True,

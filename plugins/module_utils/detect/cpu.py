@@ -44,6 +44,36 @@ def online_cpus(tree):
     return [cpu for cpu in present if (tree.read("%s/cpu%d/online" % (CPU_DIR, cpu)) or "1").strip("\0 \n") != "0"]
 
 
+def allowed_cpus(tree):
+    """(the CPUs init's cgroup may run on, the file that says so), or (None, None) without a cpuset.
+
+    Init's cgroup is the container's own inside one (its cpuset: docker --cpuset-cpus, a pod's CPU manager) and
+    the root, every CPU, on a host. The deepest cpuset file that can be read from there up is the one that holds.
+    """
+    for text in (tree.read("/proc/1/cgroup"), tree.read("/proc/self/cgroup")):
+        for line in (text or "").splitlines():
+            fields = line.split(":", 2)
+            if len(fields) != 3:
+                continue
+            if fields[0] == "0" and not fields[1]:
+                base, name = "/sys/fs/cgroup", "cpuset.cpus.effective"
+            elif "cpuset" in fields[1].split(","):
+                base, name = "/sys/fs/cgroup/cpuset", "cpuset.effective_cpus"
+            else:
+                continue
+            parts = fields[2].split("/")
+            # ".." is a cgroup outside this cgroup namespace's view: its root is the closest one can read.
+            parts = [] if ".." in parts else [part for part in parts if part and part != "."]
+            for depth in range(len(parts), -1, -1):
+                path = "/".join([base] + parts[:depth] + [name])
+                cpus = read_cpulist(tree, path)
+                if cpus:
+                    return cpus, path
+        if text:
+            break
+    return None, None
+
+
 def kernel_cmdline(tree):
     """/proc/cmdline as {name: value}; flags without '=' map to ''."""
     params = {}
@@ -136,10 +166,19 @@ def detect_cpu(tree):
     info = _cpuinfo(tree)
     smt_control = tree.read(CPU_DIR + "/smt/control")
     threads = max((len(group) for group in sibling_groups), default=1)
+    cpuset, allowed_source = allowed_cpus(tree)
+    allowed = [cpu for cpu in online if cpu in set(cpuset or online)]
+    if cpuset and online and not allowed:
+        tree.problem(allowed_source, "the cpuset allows CPUs %s, none of them online (%s)"
+                     % (format_cpulist(cpuset), format_cpulist(online)))
+        allowed = online
     return {
         "online": format_cpulist(online),
         "online_list": online,
         "count": len(online),
+        "allowed": format_cpulist(allowed),
+        "allowed_list": allowed,
+        "allowed_source": allowed_source,
         "possible": tree.read(CPU_DIR + "/possible"),
         "sockets": len(packages),
         "packages": {str(package): format_cpulist(cpus) for package, cpus in sorted(packages.items())},

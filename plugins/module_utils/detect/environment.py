@@ -7,6 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.scope import INITIAL, IPC, NET, PRIVATE, USER, UTS
+
 # Daemons that change the same settings we do (comm is cut at 15 characters).
 WATCHED_PROCESSES = ("irqbalance", "tuned", "bpftune", "NetworkManager", "systemd-network")
 _DMI = "/sys/class/dmi/id"
@@ -23,6 +27,10 @@ _DMI_VENDORS = (
     ("OpenStack", "kvm"),
 )
 _CLOCKSOURCES = (("kvm-clock", "kvm"), ("xen", "xen"), ("hyperv", "hyper-v"))
+# The inode numbers of the initial IPC, UTS, user and PID namespaces, fixed by the kernel (include/linux/proc_ns.h).
+_INITIAL_INODES = ((IPC, 0xEFFFFFFF), (UTS, 0xEFFFFFFE), (USER, 0xEFFFFFFD))
+_INITIAL_PID_NAMESPACE = 0xEFFFFFFC
+_NAMESPACE_LINK = re.compile(r"^([a-z]+):\[([0-9]+)\]\Z")
 
 
 def _virtualization(tree, hypervisor_flag):
@@ -43,7 +51,22 @@ def _virtualization(tree, hypervisor_flag):
     return {"type": "none", "evidence": "no hypervisor marker in dmi, clocksource or cpu flags"}
 
 
-def _container(tree):
+def container(tree):
+    """The container engine this runs under (podman, docker, lxc, ...), or None on a host.
+
+    A marker file is where the system came from, not where it runs: a VM booted from a container image keeps
+    /.dockerenv. A container has a PID namespace of its own, or (one given the host's) a mount namespace other
+    than init's; a marker in the machine's initial namespaces is ignored.
+    """
+    engine = _container_marker(tree)
+    if engine and _namespace_inode(tree, "pid") == _INITIAL_PID_NAMESPACE:
+        own_mounts, init_mounts = tree.readlink("/proc/self/ns/mnt"), tree.readlink("/proc/1/ns/mnt", quiet=True)
+        if not (own_mounts and init_mounts and own_mounts != init_mounts):
+            return None
+    return engine
+
+
+def _container_marker(tree):
     if tree.exists("/run/.containerenv"):
         return "podman"
     if tree.exists("/.dockerenv"):
@@ -56,6 +79,28 @@ def _container(tree):
         if item.startswith("container="):
             return item[len("container="):] or "unknown"
     return None
+
+
+def network_namespace(tree):
+    """INITIAL or PRIVATE, or None without /proc/sys/net: only the machine's own network namespace registers
+    netdev_max_backlog, so a container's (or any other) network namespace does not show it."""
+    if not tree.isdir("/proc/sys/net/core"):
+        return None
+    return INITIAL if tree.exists("/proc/sys/net/core/netdev_max_backlog") else PRIVATE
+
+
+def namespaces(tree):
+    """{net, ipc, uts, user: INITIAL, PRIVATE or None} of the process that detects (a container's, inside one)."""
+    found = {NET: network_namespace(tree)}
+    for kind, initial in _INITIAL_INODES:
+        inode = _namespace_inode(tree, kind)
+        found[kind] = None if inode is None else INITIAL if inode == initial else PRIVATE
+    return found
+
+
+def _namespace_inode(tree, kind):
+    match = _NAMESPACE_LINK.match(tree.readlink("/proc/self/ns/" + kind) or "")
+    return int(match.group(2)) if match and match.group(1) == kind else None
 
 
 def running_processes(tree):
@@ -80,7 +125,8 @@ def detect_environment(tree, hypervisor_flag):
     running = running_processes(tree)
     return {
         "virtualization": _virtualization(tree, hypervisor_flag),
-        "container": _container(tree),
+        "container": container(tree),
+        "namespaces": namespaces(tree),
         "init": "systemd" if tree.runs_systemd() else None,
         "irqbalance": {"running": "irqbalance" in running, "enabled": unit_enabled(tree, "irqbalance.service")},
         "tuned": {"running": "tuned" in running, "enabled": unit_enabled(tree, "tuned.service"),

@@ -16,8 +16,10 @@ __metaclass__ = type
 import gzip
 import re
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.environment import network_namespace
 from ansible_collections.hostperf.tuning.plugins.module_utils.host import tc
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, sysctl_path
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.scope import INITIAL
 
 # module -> CONFIG_ option that builds it
 MODULES_OF_INTEREST = {
@@ -171,8 +173,7 @@ def detect_kernel(tree, extra_sysctls=()):
         "tcp_congestion_controls_available": available_cc,
         "tcp_congestion_controls_allowed": (tree.read(ipv4 + "tcp_allowed_congestion_control") or "").split(),
         "tcp_congestion_controls": congestion,
-        # Only the host's own network namespace registers netdev_max_backlog; a container's does not.
-        "initial_network_namespace": tree.exists("/proc/sys/net/core/netdev_max_backlog"),
+        "initial_network_namespace": network_namespace(tree) == INITIAL,
         "default_qdisc": default_qdisc,
         "root_qdiscs": _root_qdiscs(tree),
         "qdiscs": qdiscs,

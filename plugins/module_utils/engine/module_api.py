@@ -7,10 +7,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.environment import container, namespaces
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import detect_host
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import DEFAULT_DIRECTORY, Journal, JournalError
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.scope import Ownership
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import (
     SELECTOR_SPEC, checked_selectors, plan_for_host, selector_subsets)
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.switch import pairs_possible
@@ -32,7 +34,8 @@ def tune(tree, journal, params, check_mode=False):
     result = dict(changed=False, transaction=None, settings=[], files=[], notes=[])
     desired, result["notes"] = requested_settings(tree, params)
     engine = Engine(tree, journal)
-    engine.validate(desired)  # a refused setting fails before the journal directory is made or locked
+    # a refused setting fails before the journal directory is made or locked
+    events = _ownership_events(tree, engine.validate(desired), params.get("container_owns_machine"))
     with journal.lock(create=not check_mode):
         unfinished = journal.interrupted()
         if unfinished and params.get("interrupted", "fail") == "fail":
@@ -41,10 +44,23 @@ def tune(tree, journal, params, check_mode=False):
                                % ", ".join(record["id"] for record in unfinished))
         if unfinished:
             result["recovered"] = engine.rollback("interrupted", check_mode)["transactions"]
-        result.update(engine.apply(desired, params.get("persist", True), check_mode, params.get("label")))
+        result.update(engine.apply(desired, params.get("persist", True), check_mode, params.get("label"), events))
+    result["notes"].extend(events)
     possible, why = pairs_possible(tree, [item for item in result["settings"] if item["changed"]])
     result["pairs"] = dict(possible=possible, reason=why)
     return result
+
+
+def _ownership_events(tree, settings, owns_machine):
+    """Inside a container, refuse the machine's settings (the ones a setting requires too), or journal that it
+    takes them: [event]."""
+    ownership = Ownership({"container": container(tree), "namespaces": namespaces(tree)})
+    foreign = [knob.identity for knob, _value in settings if not ownership.owns(knob.scope)]
+    if not foreign:
+        return []
+    if not owns_machine:
+        raise KnobError(ownership.refusal(foreign))
+    return [ownership.journal_event(foreign)]
 
 
 def requested_settings(tree, params):
@@ -58,7 +74,7 @@ def requested_settings(tree, params):
         raise KnobError(str(exc))
     subsets = selector_subsets(selectors)
     facts = detect_host(tree, subsets, use_ethtool="nic" in subsets) if subsets else {}
-    planned = plan_for_host(facts, selectors=selectors)
+    planned = plan_for_host(facts, selectors=selectors, owns_machine=params.get("container_owns_machine", False))
     if planned["errors"]:
         raise KnobError("; ".join(planned["errors"]))
     desired = dict(planned["settings"])

@@ -151,7 +151,7 @@ class Engine:
         return path == self.journal.state_path or _mode(path) == 0o755
 
     # -- apply -------------------------------------------------------------
-    def apply(self, desired, persist=True, check_mode=False, label=None):
+    def apply(self, desired, persist=True, check_mode=False, label=None, events=()):
         changes, file_changes = self.changes_for(desired, persist)
         result = {"changed": any(c["changed"] for c in changes) or bool(file_changes),
                   "settings": [_public(c) for c in changes if not c.get("side_effect")],
@@ -160,6 +160,7 @@ class Engine:
         if check_mode or not result["changed"]:
             return result
         record = self.journal.new(label)
+        record["events"].extend(events)
         record["settings"] = [_journaled(c) for c in changes if c["changed"] or c.get("side_effect")]
         record["files"] = [f["snapshot"] for f in file_changes]
         try:

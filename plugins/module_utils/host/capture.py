@@ -24,6 +24,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree impo
 
 CAPTURE_FORMAT = "hostperf-capture/1"
 _PID_PATH = re.compile(r"^/proc/(\d+)(/|$)")
+_NAMESPACE_LINK = re.compile(r"^/proc/\d+/ns/[a-z_]+\Z")  # which namespaces the detecting process was in
 # Module lists are long; detection only asks them about MODULES_OF_INTEREST.
 _MODULE_LISTS = re.compile(r"^(/usr)?/lib/modules/[^/]+/modules\.(dep|builtin)$")
 _MAX_LINK_DEPTH = 40
@@ -119,10 +120,10 @@ class RecordingHostTree(HostTree):
             self.dirs.add(self.canonical(path))
         return found
 
-    def readlink(self, path):
+    def readlink(self, path, quiet=False):
         parent, name = os.path.split(path)
         link = os.path.join(self.canonical(parent), name)
-        target = HostTree.readlink(self, link)
+        target = HostTree.readlink(self, link, quiet)
         if target is not None:
             self.links[link] = target
         return target
@@ -147,7 +148,7 @@ class RecordingHostTree(HostTree):
 
         def public(path):
             match = _PID_PATH.match(path)
-            return not match or match.group(1) in kept_pids
+            return not match or match.group(1) in kept_pids or bool(_NAMESPACE_LINK.match(path))
 
         files = {path: text for path, text in self.files.items() if public(path)}
         for path, text in files.items():

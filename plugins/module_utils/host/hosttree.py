@@ -142,12 +142,13 @@ class HostTree:
         """Whether systemd is the init of this host (sd_booted's test), so systemctl can be asked."""
         return self.isdir("/run/systemd/system")
 
-    def readlink(self, path):
-        """The symlink's target as stored, or None."""
+    def readlink(self, path, quiet=False):
+        """The symlink's target as stored, or None; quiet: a link one may not read is no problem (evidence that
+        may be missing)."""
         try:
             return os.readlink(self.path(path))
         except OSError as exc:
-            if exc.errno != errno.EINVAL:
+            if exc.errno != errno.EINVAL and not quiet:
                 self._failed(path, exc)
             return None
 

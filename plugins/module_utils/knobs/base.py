@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import IdentityError
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.scope import MACHINE
 
 
 # The first line of every file the collection generates; without its "# " where the format has no comments.
@@ -83,6 +84,8 @@ class Knob:
     # while it restarts with our ban): verify sets it once more before calling the kernel's answer final.
     drifts = False
     switching = SWITCH_COSTLY
+    # Whose the value is (knobs.scope): a container owns only its namespaces' settings and its own units.
+    scope = MACHINE
 
     def __init__(self, tree, name):
         self.tree = tree

@@ -23,6 +23,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.detect.pci import 
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, interface
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.scope import NET
 from ansible_collections.hostperf.tuning.plugins.module_utils.host import udev
 
 UDEV_RULES_FILE = "/etc/udev/rules.d/90-hostperf-tuning-net.rules"
@@ -35,6 +36,7 @@ class NicKnob(Knob):
     """What every NIC setting shares: the interface, its udev match, and the choice of mechanism by setting."""
 
     kind = "nic"
+    scope = NET  # an interface lives in one network namespace
     grammar = Grammar("nic", ("interface", "setting", "parameter?"), (
         "nic:eth0:rings:rx", "nic:eth0:channels:combined", "nic:eth0:features:generic-receive-offload",
         "nic:eth0:coalesce:rx-usecs", "nic:eth0:mtu", "nic:eth0:txqueuelen", "nic:eth0:rps", "nic:eth0:xps:tx-3"))

@@ -18,6 +18,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.host import tc
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, interface
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import NO_FILES, Knob, KnobError, SWITCH_CHEAP
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.scope import NET
 
 DEFAULT_QDISC = "sysctl:net.core.default_qdisc"
 WHY_NOT = {
@@ -44,6 +45,7 @@ def why_not_reattached(state):
 class RootQdiscKnob(Knob):
     switching = SWITCH_CHEAP
     kind = "qdisc"
+    scope = NET
     grammar = Grammar("qdisc", ("interface",), ("qdisc:eth0",))
     order = 55  # after the sysctl: a root is attached with the default of the moment
     persistence = NO_FILES

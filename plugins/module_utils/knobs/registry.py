@@ -51,6 +51,11 @@ def canonical(identity):
     return knob_for(None, identity).identity
 
 
+def scope_of(identity):
+    """knobs.scope's MACHINE, a namespace, or OWN for an identity; KnobError as knob_for."""
+    return knob_for(None, identity).scope
+
+
 def grammars():
     """{kind: Grammar} of every kind, for the parser's users and docs/identities.md."""
     return dict((kind, knob.grammar) for kind, knob in KINDS.items())

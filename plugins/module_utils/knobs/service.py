@@ -15,6 +15,7 @@ import re
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import NO_FILES, Knob, KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.scope import OWN
 
 UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.@-]{1,200}\.(service|socket|timer)$")
 STATES = {"active": (("active", "inactive"), ("is-active",), {"active": "start", "inactive": "stop"}),
@@ -29,6 +30,7 @@ def unit_property(tree, unit, name):
 
 class ServiceKnob(Knob):
     kind = "service"
+    scope = OWN  # a unit of the system being tuned, a container's own inside one
     grammar = Grammar("service", ("unit*", "state"),
                       ("service:irqbalance.service:active", "service:irqbalance.service:enabled"))
     order = 5  # stop a daemon before changing what it would fight over

@@ -15,6 +15,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import 
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence, SWITCH_CHEAP, SWITCH_COSTLY
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.qdisc import reattach_requests
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.scope import sysctl_scope
 
 SYSCTL_FILE = "/etc/sysctl.d/90-hostperf-tuning.conf"
 _INTEGER = re.compile(r"^-?[0-9]+\Z")
@@ -85,6 +86,7 @@ class SysctlKnob(Knob):
             raise KnobError(str(exc))
         Knob.__init__(self, tree, key)
         self.path = sysctl_path(key)
+        self.scope = sysctl_scope(key)
 
     @classmethod
     def create(cls, tree, name):

@@ -22,6 +22,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist impor
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import HEADER, Knob, KnobError, Persistence
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpus import cpu_set
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.scope import OWN
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.service import UNIT_NAME, unit_property
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.values import pairs_of, uniform_or_pairs
 
@@ -33,6 +34,7 @@ NOT_RUNNING = ""
 
 class UnitCpuAffinityKnob(Knob):
     kind = "unit"
+    scope = OWN
     grammar = Grammar("unit", ("unit*", "property"), ("unit:nginx.service:cpu_affinity",))
     order = 80
 

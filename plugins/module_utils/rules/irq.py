@@ -28,7 +28,7 @@ def irq_affinity(plan, facts, requests, reason, source="profile"):
     irqs = facts.get("irqs") or {}
     desired = {}
     place_irqs({"irqs": irqs, "nics": facts.get("nics") or {}, "block": facts.get("block") or {},
-                "online": cpu.get("online_list") or [], "isolated": parse_cpulist(cpu.get("isolated") or "")},
+                "online": cpus_here(facts), "isolated": parse_cpulist(cpu.get("isolated") or "")},
                requests, desired, plan.notes, plan.errors)
     for identity, value in sorted(desired.items()):
         kind, name = split_identity(identity)
@@ -101,6 +101,16 @@ def irq_facts(irqs, number):
     """Facts of an IRQ, or {}; Ansible's JSON turns the int keys of detect_irqs into strings."""
     text = str(number)
     return irqs.get(text) or (irqs.get(int(text)) if text.isdigit() else None) or {}
+
+
+def cpus_here(facts):
+    """The online CPUs the tuned system runs on: inside a container, those its cpuset allows."""
+    cpu = facts.get("cpu") or {}
+    online = cpu.get("online_list") or []
+    if not (facts.get("environment") or {}).get("container"):
+        return online
+    allowed = set(cpu.get("allowed_list") or online)
+    return [number for number in online if number in allowed]
 
 
 def usable_cpus(local, online, isolated):

@@ -109,15 +109,21 @@ def _algorithm(plan, kernel, algorithm, source):
         plan.notes.append("tcp_congestion_control %s: not allowed in this network namespace (allowed: %s); %s"
                           % (algorithm, ", ".join(allowed), stays))
         return False
-    if state not in MODULE_PRESENT and algorithm not in (kernel.get("tcp_congestion_controls_available") or ()):
-        plan.add("module:" + module, "loaded", state, "%s is built as a module; load it now and at boot"
-                 % algorithm, "low", source)
-    plan.add("sysctl:net.ipv4.tcp_congestion_control", algorithm, kernel.get("tcp_congestion_control"),
-             REASONS.get(algorithm, "asked for by the %s" % source), "medium", source)
-    return True
+    if state not in MODULE_PRESENT and algorithm not in (kernel.get("tcp_congestion_controls_available") or ()) \
+            and not plan.add("module:" + module, "loaded", state, "%s is built as a module; load it now and at boot"
+                             % algorithm, "low", source):
+        plan.notes.append("tcp_congestion_control %s: its module %s is not loaded, and loading one is the "
+                          "machine's; %s" % (algorithm, module, stays))
+        return False
+    return plan.add("sysctl:net.ipv4.tcp_congestion_control", algorithm, kernel.get("tcp_congestion_control"),
+                    REASONS.get(algorithm, "asked for by the %s" % source), "medium", source)
 
 
 def _qdisc(plan, kernel, qdisc, fallback, algorithm, source):
+    if kernel.get("initial_network_namespace") is False:
+        plan.notes.append("default_qdisc %s: net.core.default_qdisc is the machine's, registered only in its initial "
+                          "network namespace, not in this one; left as the host has it" % qdisc)
+        return
     qdiscs = kernel.get("qdiscs") or {}
     chosen = qdisc
     if not qdiscs.get(qdisc):
@@ -133,12 +139,13 @@ def _qdisc(plan, kernel, qdisc, fallback, algorithm, source):
         plan.notes.append("%s: default_qdisc set to the fallback %s" % (why, fallback))
         chosen = fallback
     state = (kernel.get("modules") or {}).get("sch_" + chosen)
-    if state == "available":
-        plan.add("module:sch_" + chosen, "loaded", state, "%s is built as a module; load it now and at boot"
-                 % chosen, "low", source)
-    plan.add("sysctl:net.core.default_qdisc", chosen, kernel.get("default_qdisc"),
-             REASONS.get(chosen, "asked for by the %s" % source), "low", source)
-    _root_qdiscs(plan, kernel, chosen, source)
+    if state == "available" and not plan.add("module:sch_" + chosen, "loaded", state,
+                                             "%s is built as a module; load it now and at boot" % chosen, "low",
+                                             source):
+        return
+    if plan.add("sysctl:net.core.default_qdisc", chosen, kernel.get("default_qdisc"),
+                REASONS.get(chosen, "asked for by the %s" % source), "low", source):
+        _root_qdiscs(plan, kernel, chosen, source)
 
 
 def _root_qdiscs(plan, kernel, chosen, source):

@@ -16,7 +16,7 @@ __metaclass__ = type
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import format_cpulist, parse_cpulist
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.nic_ethtool import FEATURE_ALIASES, amount_of
-from ansible_collections.hostperf.tuning.plugins.module_utils.rules.irq import irq_affinity, usable_cpus
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.irq import cpus_here, irq_affinity, usable_cpus
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import AMOUNT, FLAG, TEXT, Section
 
 # settings that take {parameter: value}; each is named in identities as here (nic:eth0:rings:rx)
@@ -137,7 +137,7 @@ def queue_cpus(facts, nic, value):
     if value != "local":
         return value
     cpu = facts.get("cpu") or {}
-    online, isolated = cpu.get("online_list") or [], parse_cpulist(cpu.get("isolated") or "")
+    online, isolated = cpus_here(facts), parse_cpulist(cpu.get("isolated") or "")
     local = (nic or {}).get("local_cpus")
     return format_cpulist(usable_cpus(local, online, isolated) or usable_cpus(local, online, ()))
 

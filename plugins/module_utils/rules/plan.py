@@ -12,6 +12,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import scope_of
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.scope import Ownership
+
 RISKS = ("low", "medium", "high")
 # What a profile section's values may be, for the profile checker.
 POSITIVE, SHARE, FLAG, TEXT, AMOUNT, CHOICES = "positive", "share", "flag", "text", "amount", "choices"
@@ -32,23 +36,42 @@ class Section:
 class Plan:
     """The settings planned for one host, in the order the rules made them."""
 
-    def __init__(self, host=None, profile=None):
+    def __init__(self, host=None, profile=None, ownership=None):
         self.host = host
         self.profile = profile
+        self.ownership = ownership or Ownership(None)
         self.entries = {}
         self.notes = []
         self.errors = []
+        self.not_owned = set()
+
+    def owns(self, identity):
+        """Whether this host may take the setting; a container's plan leaves the machine's settings out."""
+        try:
+            scope = scope_of(identity)
+        except KnobError:
+            return True  # a misspelled identity is reported by the rule that checks it
+        if self.ownership.owns(scope):
+            return True
+        self.not_owned.add(identity)
+        return False
 
     def add(self, identity, value, current, reason, risk="low", source="profile"):
-        """Plan a setting; overrides replace what a profile planned, but two selectors may not disagree."""
+        """Plan a setting; overrides replace what a profile planned, but two selectors may not disagree.
+
+        False when the host does not own it (it is left out, with one note for all such settings).
+        """
+        if not self.owns(identity):
+            return False
         previous = self.entries.get(identity)
         if previous is not None and source == previous["source"] == "selector" and \
                 str(previous["value"]) != str(value):
             self.errors.append("%s is asked for twice with different values: %s (%s) and %s (%s); which one is "
                                "meant?" % (identity, previous["value"], previous["reason"], value, reason))
-            return
+            return True
         self.entries[identity] = {"identity": identity, "value": value, "current": current, "reason": reason,
                                   "risk": risk, "source": source}
+        return True
 
     @property
     def settings(self):
@@ -58,8 +81,9 @@ class Plan:
         entries = sorted(self.entries.values(), key=lambda entry: entry["identity"])
         for entry in entries:
             entry["changes"] = entry["current"] is None or str(entry["current"]) != str(entry["value"])
+        notes = self.notes + (["left out: " + self.ownership.refusal(self.not_owned)] if self.not_owned else [])
         return {"host": self.host, "profile": self.profile, "settings": dict(
-            (entry["identity"], entry["value"]) for entry in entries), "entries": entries, "notes": self.notes,
+            (entry["identity"], entry["value"]) for entry in entries), "entries": entries, "notes": notes,
             "errors": self.errors}
 
 

@@ -8,7 +8,9 @@ the host: a profile's sections, then the selectors (tune's typed options,
 the plan role's hostperf_block, hostperf_nic...), then overrides by identity.
 Every planned setting carries the identity tune takes, the current value the
 facts show, a one-line reason with the numbers it came from, and a risk.
-Later rules win where two plan the same identity.
+Later rules win where two plan the same identity. Inside a container the
+settings that are the whole machine's are left out, with a note, unless
+the container takes them (owns_machine).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,6 +20,7 @@ __metaclass__ = type
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.scope import Ownership
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.block import BLOCK, BLOCK_CLASSES, block_queues
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.cpu import CPU
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.irq import IRQBALANCE_MODES, irq_affinity, irqbalance
@@ -67,14 +70,16 @@ SELECTOR_SPEC = dict(
 )
 # A profile's sections besides sysctl, in the order they are planned (later ones win on the same identity).
 PROFILE_SECTIONS = (TCP_BUFFERS, BACKLOG, CONGESTION_CONTROL, BLOCK, NIC, CPU, THP)
-# What each selector needs detected on the host when tune expands it there.
-SELECTOR_FACTS = {"block": ("block",), "nic": ("nic", "environment"), "irq_affinity": ("irq", "nic", "block",
-                  "environment"), "tcp_congestion_control": ("kernel",), "default_qdisc": ("kernel",)}
+# What each selector needs detected on the host when tune expands it there (environment: whether it is a container).
+SELECTOR_FACTS = {"block": ("block", "environment"), "nic": ("nic", "environment"), "irq_affinity": (
+    "irq", "nic", "block", "environment"), "tcp_congestion_control": ("kernel", "environment"), "default_qdisc": (
+    "kernel", "environment")}
 
 
-def plan_for_host(facts, profile=None, overrides=None, host=None, profile_name=None, selectors=None):
+def plan_for_host(facts, profile=None, overrides=None, host=None, profile_name=None, selectors=None,
+                  owns_machine=False):
     """{"settings": {identity: value}, "entries": [...], "notes": [...], "errors": [...]} for one host."""
-    plan = Plan(host, profile_name)
+    plan = Plan(host, profile_name, Ownership(facts.get("environment"), owns_machine))
     profile = profile or {}
     for key, spec in sorted((profile.get("sysctl") or {}).items()):
         profile_sysctl(plan, facts, key, spec)
