@@ -57,6 +57,19 @@ options:
         one of the plan's C(notes).
     type: bool
     default: false
+  persist:
+    description: Whether the plan will be persisted (M(hostperf.tuning.tune)'s C(persist)); a sysctl.d line read after ours
+      at boot matters only then.
+    type: bool
+    default: true
+  coexistence:
+    description:
+      - M(hostperf.tuning.tune)'s option of that name. With C(refuse), settings a later sysctl.d line, tuned or
+        bpftune would undo are left out, named in one of the plan's C(notes); with C(take), a daemon's are planned
+        with the settings that stop and disable it.
+    type: str
+    choices: [refuse, take]
+    default: refuse
 """
 
 EXAMPLES = r"""
@@ -95,23 +108,29 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.coexistence import COEXISTENCE_MODES
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import checked_selectors, plan_for_host
 from ansible_collections.hostperf.tuning.plugins.plugin_utils.profiles import ProfileError, load_profile
 
 
-def plan(facts, profile, overrides=None, profile_paths=None, host=None, selectors=None, container_owns_machine=False):
+def plan(facts, profile, overrides=None, profile_paths=None, host=None, selectors=None, container_owns_machine=False,
+         persist=True, coexistence="refuse"):
     if not isinstance(facts, dict) or "schema" not in facts:
         raise AnsibleFilterError("plan: the input must be the hostperf facts of hostperf.tuning.host_facts")
     if overrides is not None and not isinstance(overrides, dict):
         raise AnsibleFilterError("plan: hostperf_overrides must be a mapping of identity to value, not %s"
                                  % type(overrides).__name__)
+    if coexistence not in COEXISTENCE_MODES:
+        raise AnsibleFilterError("plan: hostperf_coexistence must be one of %s, not %r"
+                                 % (", ".join(COEXISTENCE_MODES), coexistence))
     try:
         loaded = load_profile(profile, profile_paths or ()) if profile else {}
         checked = checked_selectors(selectors or {})
     except (ProfileError, ValueError) as exc:
         raise AnsibleFilterError("plan: %s" % exc)
     return plan_for_host(facts, loaded, overrides, host=host, profile_name=profile or None,
-                         selectors=checked, owns_machine=bool(container_owns_machine))
+                         selectors=checked, owns_machine=bool(container_owns_machine), persist=bool(persist),
+                         coexistence=coexistence)
 
 
 class FilterModule:

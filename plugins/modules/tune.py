@@ -218,6 +218,20 @@ options:
         the container's.
     type: bool
     default: false
+  coexistence:
+    description:
+      - What to do with a setting someone else would undo. Such a setting is a sysctl that a C(sysctl.d) file
+        read after ours at boot sets too (C(/etc/sysctl.conf) as Debian's C(99-sysctl.conf) among them), or a
+        setting of a kind a running or enabled tuned sets when it starts (disks, CPU clock, THP, NICs, IRQs,
+        and sysctls unless its C(reapply_sysctl) re-applies ours after them). A net.* sysctl that a running or
+        enabled bpftune auto-tunes is one too.
+      - C(refuse) fails before any change, naming each setting, the file and line or the daemon.
+      - C(take) stops and disables the daemon in the same transaction (C(service:tuned.service:active) and
+        C(:enabled) settings, listed like the others), recorded in its events; its rollback starts and enables it
+        again. Another file's line is never taken; change it there.
+    type: str
+    choices: [refuse, take]
+    default: refuse
 notes:
   - Multi-value sysctls are compared by value. Changing a scheduler resets C(nr_requests); the module orders writes
     so that both end as asked.
@@ -326,6 +340,7 @@ recovered:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.coexistence import COEXISTENCE_MODES
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import SELECTOR_SPEC
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import COMMON_OPTIONS, finish, open_journal, tune
 
@@ -338,6 +353,7 @@ def main():
             label=dict(type="str"),
             interrupted=dict(type="str", choices=["fail", "rollback"], default="fail"),
             container_owns_machine=dict(type="bool", default=False),
+            coexistence=dict(type="str", choices=list(COEXISTENCE_MODES), default="refuse"),
             **dict(SELECTOR_SPEC, **COMMON_OPTIONS)
         ),
         supports_check_mode=True,

@@ -121,6 +121,16 @@ def unit_enabled(tree, unit):
     return False
 
 
+def _tuned_reapplies(tree):
+    """tuned-main.conf's reapply_sysctl (default on): tuned applies the sysctl.d files again after its profile's
+    sysctls, so the values we persist there win over its own."""
+    for line in (tree.read("/etc/tuned/tuned-main.conf") or "").splitlines():
+        key, _sep, value = line.partition("=")
+        if key.strip() == "reapply_sysctl":
+            return value.strip().lower() not in ("0", "false", "no", "off")
+    return True
+
+
 def detect_environment(tree, hypervisor_flag):
     running = running_processes(tree)
     return {
@@ -130,8 +140,8 @@ def detect_environment(tree, hypervisor_flag):
         "init": "systemd" if tree.runs_systemd() else None,
         "irqbalance": {"running": "irqbalance" in running, "enabled": unit_enabled(tree, "irqbalance.service")},
         "tuned": {"running": "tuned" in running, "enabled": unit_enabled(tree, "tuned.service"),
-                  "profile": tree.read("/etc/tuned/active_profile")},
-        "bpftune": {"running": "bpftune" in running},
+                  "profile": tree.read("/etc/tuned/active_profile"), "reapply_sysctl": _tuned_reapplies(tree)},
+        "bpftune": {"running": "bpftune" in running, "enabled": unit_enabled(tree, "bpftune.service")},
         "network_manager": "NetworkManager" in running,
         "systemd_networkd": "systemd-network" in running,
     }

@@ -17,9 +17,11 @@ import gzip
 import re
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.environment import network_namespace
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.sysctl_files import set_after
 from ansible_collections.hostperf.tuning.plugins.module_utils.host import tc
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, sysctl_path
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.scope import INITIAL
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import SYSCTL_FILE
 
 # module -> CONFIG_ option that builds it
 MODULES_OF_INTEREST = {
@@ -180,4 +182,5 @@ def detect_kernel(tree, extra_sysctls=()):
         "modules": modules,
         "module_loading": module_info,
         "sysctl": read_sysctls(tree, tuple(PROFILE_SYSCTLS) + tuple(extra_sysctls)),
+        "sysctl_set_after_ours": set_after(tree, SYSCTL_FILE),
     }

@@ -7,12 +7,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.detect.environment import container, namespaces
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.environment import container, detect_environment, namespaces
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.sysctl_files import set_after
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import detect_host
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import DEFAULT_DIRECTORY, Journal, JournalError
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.scope import Ownership
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import SYSCTL_FILE
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.coexistence import Coexistence, claims_text
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import (
     SELECTOR_SPEC, checked_selectors, plan_for_host, selector_subsets)
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.switch import pairs_possible
@@ -35,7 +38,13 @@ def tune(tree, journal, params, check_mode=False):
     desired, result["notes"] = requested_settings(tree, params)
     engine = Engine(tree, journal)
     # a refused setting fails before the journal directory is made or locked
-    events = _ownership_events(tree, engine.validate(desired), params.get("container_owns_machine"))
+    settings = engine.validate(desired)
+    events = _ownership_events(tree, settings, params.get("container_owns_machine"))
+    released, taken = _coexistence(tree, settings, params)
+    if released:
+        desired = dict(desired, **released)
+        engine.validate(desired)
+    events.extend(taken)
     with journal.lock(create=not check_mode):
         unfinished = journal.interrupted()
         if unfinished and params.get("interrupted", "fail") == "fail":
@@ -63,6 +72,27 @@ def _ownership_events(tree, settings, owns_machine):
     return [ownership.journal_event(foreign)]
 
 
+def _coexistence(tree, settings, params):
+    """Refuse settings a later sysctl.d line or a daemon would undo, or take a daemon's (coexistence=take):
+    ({identity: value} that stop and disable it, [event])."""
+    facts = {"environment": detect_environment(tree, False),
+             "kernel": {"sysctl_set_after_ours": set_after(tree, SYSCTL_FILE)}}
+    coexistence = Coexistence(facts, params.get("persist", True), params.get("coexistence", "refuse"))
+    blocked, taken = {}, {}
+    for knob, _value in settings:
+        claim = coexistence.claim(knob.identity)
+        if claim:
+            (blocked if coexistence.blocks(claim) else taken)[knob.identity] = claim
+    if blocked:
+        raise KnobError("another owner would undo these settings: %s" % claims_text(blocked))
+    released = {}
+    for claim in taken.values():
+        released.update(claim.release())
+    daemons = sorted(set(claim.who for claim in taken.values()))
+    return released, ["took from %s (coexistence=take), stopped and disabled in this transaction: %s" % (
+        who, ", ".join(sorted(identity for identity, claim in taken.items() if claim.who == who))) for who in daemons]
+
+
 def requested_settings(tree, params):
     """({identity: value}, notes): the selectors planned from this host's facts, as the planner would, then settings.
 
@@ -74,7 +104,8 @@ def requested_settings(tree, params):
         raise KnobError(str(exc))
     subsets = selector_subsets(selectors)
     facts = detect_host(tree, subsets, use_ethtool="nic" in subsets) if subsets else {}
-    planned = plan_for_host(facts, selectors=selectors, owns_machine=params.get("container_owns_machine", False))
+    planned = plan_for_host(facts, selectors=selectors, owns_machine=params.get("container_owns_machine", False),
+                            persist=params.get("persist", True), coexistence=params.get("coexistence", "refuse"))
     if planned["errors"]:
         raise KnobError("; ".join(planned["errors"]))
     desired = dict(planned["settings"])

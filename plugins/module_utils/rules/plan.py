@@ -15,6 +15,7 @@ __metaclass__ = type
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import scope_of
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.scope import Ownership
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.coexistence import claims_text
 
 RISKS = ("low", "medium", "high")
 # What a profile section's values may be, for the profile checker.
@@ -36,25 +37,47 @@ class Section:
 class Plan:
     """The settings planned for one host, in the order the rules made them."""
 
-    def __init__(self, host=None, profile=None, ownership=None):
+    def __init__(self, host=None, profile=None, ownership=None, coexistence=None):
         self.host = host
         self.profile = profile
         self.ownership = ownership or Ownership(None)
+        self.coexistence = coexistence
         self.entries = {}
         self.notes = []
         self.errors = []
         self.not_owned = set()
+        self.claimed, self.taken = {}, {}
 
     def owns(self, identity):
-        """Whether this host may take the setting; a container's plan leaves the machine's settings out."""
+        """Whether this host may take the setting: a container's plan leaves the machine's settings out, and
+        every plan those another file or daemon would undo (rules.coexistence), unless it takes them."""
         try:
             scope = scope_of(identity)
         except KnobError:
             return True  # a misspelled identity is reported by the rule that checks it
-        if self.ownership.owns(scope):
-            return True
-        self.not_owned.add(identity)
-        return False
+        if not self.ownership.owns(scope):
+            self.not_owned.add(identity)
+            return False
+        claim = self.coexistence.claim(identity) if self.coexistence else None
+        if claim and self.coexistence.blocks(claim):
+            self.claimed[identity] = claim
+            return False
+        if claim:
+            self.taken[identity] = claim
+        return True
+
+    def release_taken(self):
+        """Plan what stops the daemons whose settings this plan takes; a note says it."""
+        by_who = {}
+        for identity, claim in self.taken.items():
+            if identity in self.entries:
+                by_who.setdefault(claim.who, (claim, []))[1].append(identity)
+        for who, (claim, identities) in sorted(by_who.items()):
+            for unit_setting, value in sorted(claim.release().items()):
+                self.add(unit_setting, value, "active" if value == "inactive" else "enabled",
+                         "%s would undo %d planned settings (%s); taken with coexistence=take, its rollback starts "
+                         "it again" % (who, len(identities), ", ".join(sorted(identities)[:3]) + (
+                             ", ..." if len(identities) > 3 else "")), "medium", "coexistence")
 
     def add(self, identity, value, current, reason, risk="low", source="profile"):
         """Plan a setting; overrides replace what a profile planned, but two selectors may not disagree.
@@ -81,7 +104,8 @@ class Plan:
         entries = sorted(self.entries.values(), key=lambda entry: entry["identity"])
         for entry in entries:
             entry["changes"] = entry["current"] is None or str(entry["current"]) != str(entry["value"])
-        notes = self.notes + (["left out: " + self.ownership.refusal(self.not_owned)] if self.not_owned else [])
+        notes = self.notes + (["left out: " + self.ownership.refusal(self.not_owned)] if self.not_owned else []) + (
+            ["left out: " + claims_text(self.claimed)] if self.claimed else [])
         return {"host": self.host, "profile": self.profile, "settings": dict(
             (entry["identity"], entry["value"]) for entry in entries), "entries": entries, "notes": notes,
             "errors": self.errors}

@@ -21,6 +21,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.scope import Ownership
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.coexistence import Coexistence
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.block import BLOCK, BLOCK_CLASSES, block_queues
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.cpu import CPU
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.irq import IRQBALANCE_MODES, irq_affinity, irqbalance
@@ -77,9 +78,13 @@ SELECTOR_FACTS = {"block": ("block", "environment"), "nic": ("nic", "environment
 
 
 def plan_for_host(facts, profile=None, overrides=None, host=None, profile_name=None, selectors=None,
-                  owns_machine=False):
-    """{"settings": {identity: value}, "entries": [...], "notes": [...], "errors": [...]} for one host."""
-    plan = Plan(host, profile_name, Ownership(facts.get("environment"), owns_machine))
+                  owns_machine=False, persist=True, coexistence="refuse"):
+    """{"settings": {identity: value}, "entries": [...], "notes": [...], "errors": [...]} for one host.
+
+    persist and coexistence are tune's options: what a boot or another tuner would undo depends on them.
+    """
+    plan = Plan(host, profile_name, Ownership(facts.get("environment"), owns_machine),
+                Coexistence(facts, persist, coexistence))
     profile = profile or {}
     for key, spec in sorted((profile.get("sysctl") or {}).items()):
         profile_sysctl(plan, facts, key, spec)
@@ -89,6 +94,7 @@ def plan_for_host(facts, profile=None, overrides=None, host=None, profile_name=N
     plan_selectors(plan, facts, selectors or {})
     for identity, value in sorted((overrides or {}).items(), key=lambda item: str(item[0])):
         override(plan, facts, identity, value)
+    plan.release_taken()
     return plan.result()
 
 
