@@ -214,17 +214,18 @@ options:
       - C(true) takes them anyway (a privileged agent that tunes its node on purpose); the transaction records it
         in its events and RV(notes) says so. Its rollback puts them back like any other.
       - A net.* key is the container's when its network namespace is its own, which the kernel tells by
-        registering only per-namespace keys there; its interfaces, their root qdiscs and its own units are always
-        the container's.
+        registering only per-namespace keys there (the conntrack limits, shown read-only, are the machine's); its
+        interfaces, their root qdiscs and its own units are always the container's.
     type: bool
     default: false
   coexistence:
     description:
       - What to do with a setting someone else would undo. Such a setting is a sysctl that a C(sysctl.d) file
-        read after ours at boot sets too (C(/etc/sysctl.conf) as Debian's C(99-sysctl.conf) among them), or a
-        setting of a kind a running or enabled tuned sets when it starts (disks, CPU clock, THP, NICs, IRQs,
-        and sysctls unless its C(reapply_sysctl) re-applies ours after them). A net.* sysctl that a running or
-        enabled bpftune auto-tunes is one too.
+        read after ours at boot sets to another value (C(/etc/sysctl.conf) as Debian's C(99-sysctl.conf) among
+        them), a NIC value a NetworkManager connection profile sets, or a setting of a kind a running (or
+        enabled) tuned sets when it starts (disks, CPU clock, THP, NICs, IRQs, vm.dirty_* and kernel.sched_*,
+        other sysctls unless its C(reapply_sysctl) re-applies ours after them). A net.* sysctl that bpftune
+        auto-tunes is one too.
       - C(refuse) fails before any change, naming each setting, the file and line or the daemon.
       - C(take) stops and disables the daemon in the same transaction (C(service:tuned.service:active) and
         C(:enabled) settings, listed like the others), recorded in its events; its rollback starts and enables it

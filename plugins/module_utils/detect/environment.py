@@ -7,8 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import configparser
 import re
 
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.network_manager import connection_settings
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.scope import INITIAL, IPC, NET, PRIVATE, USER, UTS
 
 # Daemons that change the same settings we do (comm is cut at 15 characters).
@@ -55,11 +57,14 @@ def container(tree):
     """The container engine this runs under (podman, docker, lxc, ...), or None on a host.
 
     A marker file is where the system came from, not where it runs: a VM booted from a container image keeps
-    /.dockerenv. A container has a PID namespace of its own, or (one given the host's) a mount namespace other
-    than init's; a marker in the machine's initial namespaces is ignored.
+    /.dockerenv. A container has a PID namespace of its own (without a marker: "unknown", as containerd's), or
+    (one given the host's) a mount namespace other than init's; a marker in the machine's initial namespaces is
+    ignored.
     """
-    engine = _container_marker(tree)
-    if engine and _namespace_inode(tree, "pid") == _INITIAL_PID_NAMESPACE:
+    engine, pid_namespace = _container_marker(tree), _namespace_inode(tree, "pid")
+    if not engine and pid_namespace is not None and pid_namespace != _INITIAL_PID_NAMESPACE:
+        return "unknown"  # containerd and other runtimes leave no marker; a PID namespace of its own is one
+    if engine and pid_namespace == _INITIAL_PID_NAMESPACE:
         own_mounts, init_mounts = tree.readlink("/proc/self/ns/mnt"), tree.readlink("/proc/1/ns/mnt", quiet=True)
         if not (own_mounts and init_mounts and own_mounts != init_mounts):
             return None
@@ -121,18 +126,25 @@ def unit_enabled(tree, unit):
     return False
 
 
-def _tuned_reapplies(tree):
-    """tuned-main.conf's reapply_sysctl (default on): tuned applies the sysctl.d files again after its profile's
-    sysctls, so the values we persist there win over its own."""
-    for line in (tree.read("/etc/tuned/tuned-main.conf") or "").splitlines():
-        key, _sep, value = line.partition("=")
-        if key.strip() == "reapply_sysctl":
-            return value.strip().lower() not in ("0", "false", "no", "off")
-    return True
+def _tuned_main(tree):
+    """(reapply_sysctl, reapply_sysctl_exclude) of tuned-main.conf, read as tuned reads it (a section-less
+    ConfigParser file, # comments inline, the last duplicate winning). With reapply_sysctl (default on) tuned
+    applies the sysctl.d files again after its profile's sysctls, except the excluded patterns."""
+    parser = configparser.ConfigParser(inline_comment_prefixes=("#",), strict=False, interpolation=None)
+    text = tree.read("/etc/tuned/tuned-main.conf") or ""
+    try:
+        parser.read_string("[main]\n" + text, source="/etc/tuned/tuned-main.conf")
+    except configparser.Error as exc:
+        tree.problem("/etc/tuned/tuned-main.conf", str(exc).splitlines()[0])
+    reapply = parser.get("main", "reapply_sysctl", fallback="1").strip().lower() in ("1", "true", "yes", "y", "on")
+    excluded = parser.get("main", "reapply_sysctl_exclude", fallback="")
+    exclude = [pattern for pattern in re.split(r"[\s,]+", excluded) if pattern]
+    return reapply, exclude
 
 
 def detect_environment(tree, hypervisor_flag):
     running = running_processes(tree)
+    reapply, exclude = _tuned_main(tree)
     return {
         "virtualization": _virtualization(tree, hypervisor_flag),
         "container": container(tree),
@@ -140,8 +152,11 @@ def detect_environment(tree, hypervisor_flag):
         "init": "systemd" if tree.runs_systemd() else None,
         "irqbalance": {"running": "irqbalance" in running, "enabled": unit_enabled(tree, "irqbalance.service")},
         "tuned": {"running": "tuned" in running, "enabled": unit_enabled(tree, "tuned.service"),
-                  "profile": tree.read("/etc/tuned/active_profile"), "reapply_sysctl": _tuned_reapplies(tree)},
+                  "profile": tree.read("/etc/tuned/active_profile"), "reapply_sysctl": reapply,
+                  "reapply_sysctl_exclude": exclude},
         "bpftune": {"running": "bpftune" in running, "enabled": unit_enabled(tree, "bpftune.service")},
-        "network_manager": "NetworkManager" in running,
+        "network_manager": {"running": "NetworkManager" in running,
+                            "enabled": unit_enabled(tree, "NetworkManager.service"),
+                            "connections": connection_settings(tree)},
         "systemd_networkd": "systemd-network" in running,
     }

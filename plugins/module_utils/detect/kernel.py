@@ -17,7 +17,7 @@ import gzip
 import re
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.environment import network_namespace
-from ansible_collections.hostperf.tuning.plugins.module_utils.detect.sysctl_files import set_after
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.sysctl_files import set_after, sysctl_conf
 from ansible_collections.hostperf.tuning.plugins.module_utils.host import tc
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, sysctl_path
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.scope import INITIAL
@@ -183,4 +183,5 @@ def detect_kernel(tree, extra_sysctls=()):
         "module_loading": module_info,
         "sysctl": read_sysctls(tree, tuple(PROFILE_SYSCTLS) + tuple(extra_sysctls)),
         "sysctl_set_after_ours": set_after(tree, SYSCTL_FILE),
+        "sysctl_conf": sysctl_conf(tree),
     }

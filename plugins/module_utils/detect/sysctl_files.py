@@ -7,14 +7,14 @@ systemd-sysctl (sysctl.d(5)) reads every *.conf of its directories sorted
 by file name, a name in an earlier directory hiding the same name in a
 later one (a link to /dev/null masks it). A key one of them sets after our
 file is the value the host boots with, whatever tune wrote. Debian's
-/etc/sysctl.conf is read this way, as /etc/sysctl.d/99-sysctl.conf.
+/etc/sysctl.conf is read this way, as /etc/sysctl.d/99-sysctl.conf; tuned's
+reapply_sysctl reads it itself, after the sysctl.d files.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import fnmatch
 import os
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, sysctl_key
@@ -67,8 +67,15 @@ def set_after(tree, ours):
 
 
 def overriding(after, key):
-    """The assignment of set_after() that a boot applies to key last, or None."""
-    for pattern in sorted(after, key=lambda item: after[item]["order"], reverse=True):
-        if pattern == key or (_GLOB & set(pattern) and fnmatch.fnmatchcase(key, pattern)):
-            return after[pattern]
-    return None
+    """The assignment of set_after() that a boot applies to our key last, or None.
+
+    Our file names every key exactly, and sysctl.d(5) excludes a key named exactly anywhere from every glob:
+    only an exact assignment overrides ours.
+    """
+    return after.get(key)
+
+
+def sysctl_conf(tree, path="/etc/sysctl.conf"):
+    """{key: {line, value}} of the exact keys /etc/sysctl.conf sets (the last assignment of each)."""
+    return dict((key, {"line": number, "value": " ".join(value.split())})
+                for number, key, value in assignments(tree.read(path) or "") if not _GLOB & set(key))

@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.environment import container, detect_environment, namespaces
-from ansible_collections.hostperf.tuning.plugins.module_utils.detect.sysctl_files import set_after
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.sysctl_files import set_after, sysctl_conf
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import detect_host
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import DEFAULT_DIRECTORY, Journal, JournalError
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
@@ -40,7 +40,7 @@ def tune(tree, journal, params, check_mode=False):
     # a refused setting fails before the journal directory is made or locked
     settings = engine.validate(desired)
     events = _ownership_events(tree, settings, params.get("container_owns_machine"))
-    released, taken = _coexistence(tree, settings, params)
+    released, rewrite, taken = _coexistence(tree, settings, desired, params)
     if released:
         desired = dict(desired, **released)
         engine.validate(desired)
@@ -53,7 +53,8 @@ def tune(tree, journal, params, check_mode=False):
                                % ", ".join(record["id"] for record in unfinished))
         if unfinished:
             result["recovered"] = engine.rollback("interrupted", check_mode)["transactions"]
-        result.update(engine.apply(desired, params.get("persist", True), check_mode, params.get("label"), events))
+        result.update(engine.apply(desired, params.get("persist", True), check_mode, params.get("label"), events,
+                                   rewrite))
     result["notes"].extend(events)
     possible, why = pairs_possible(tree, [item for item in result["settings"] if item["changed"]])
     result["pairs"] = dict(possible=possible, reason=why)
@@ -72,25 +73,38 @@ def _ownership_events(tree, settings, owns_machine):
     return [ownership.journal_event(foreign)]
 
 
-def _coexistence(tree, settings, params):
-    """Refuse settings a later sysctl.d line or a daemon would undo, or take a daemon's (coexistence=take):
-    ({identity: value} that stop and disable it, [event])."""
+def _coexistence(tree, settings, desired, params):
+    """Refuse settings a later sysctl.d line, a NetworkManager profile or a daemon would undo, or take a daemon's
+    (coexistence=take): ({identity: value} that stop and disable it, identities to write even where they hold
+    the value now, [event]).
+
+    A daemon stopped reverts what it set (tuned's rollback on exit): a value it had set that the request asks
+    for is written again after the stop, or it would be the one the daemon found.
+    """
     facts = {"environment": detect_environment(tree, False),
-             "kernel": {"sysctl_set_after_ours": set_after(tree, SYSCTL_FILE)}}
-    coexistence = Coexistence(facts, params.get("persist", True), params.get("coexistence", "refuse"))
+             "kernel": {"sysctl_set_after_ours": set_after(tree, SYSCTL_FILE), "sysctl_conf": sysctl_conf(tree)}}
+    wanted = dict((knob.identity, value) for knob, value in settings)
+    coexistence = Coexistence(facts, params.get("persist", True), params.get("coexistence", "refuse"), wanted)
     blocked, taken = {}, {}
-    for knob, _value in settings:
-        claim = coexistence.claim(knob.identity)
-        if claim:
-            (blocked if coexistence.blocks(claim) else taken)[knob.identity] = claim
+    for identity, value in sorted(wanted.items()):
+        for claim in coexistence.claims(identity, value):
+            if coexistence.blocks(claim):
+                blocked.setdefault(identity, claim)
+            else:
+                taken.setdefault(claim.who, (claim, []))[1].append(identity)
     if blocked:
         raise KnobError("another owner would undo these settings: %s" % claims_text(blocked))
     released = {}
-    for claim in taken.values():
-        released.update(claim.release())
-    daemons = sorted(set(claim.who for claim in taken.values()))
-    return released, ["took from %s (coexistence=take), stopped and disabled in this transaction: %s" % (
-        who, ", ".join(sorted(identity for identity, claim in taken.items() if claim.who == who))) for who in daemons]
+    for claim, _identities in taken.values():
+        for identity, value in claim.release().items():
+            if identity in wanted and wanted[identity] != value:
+                raise KnobError("%s: asked for %r, but coexistence=take stops and disables %s to take %s"
+                                % (identity, wanted[identity], claim.who, ", ".join(_identities)))
+            released[identity] = value
+    rewrite = set(identity for _claim, identities in taken.values() for identity in identities)
+    return released, rewrite, ["took from %s (coexistence=take), stopped and disabled in this transaction: %s"
+                               % (who, ", ".join(sorted(identities))) for who, (_claim, identities)
+                               in sorted(taken.items())]
 
 
 def requested_settings(tree, params):

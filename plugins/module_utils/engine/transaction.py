@@ -101,14 +101,18 @@ class Engine:
         rendered.update(BOOT_RECOVERY.files_for(self.tree, self.journal.directory, needed))
         return dict((path, text.encode("utf-8") if text is not None else None) for path, text in rendered.items())
 
-    def changes_for(self, desired, persist=True):
-        """What apply would do: changes to live values and to files, without touching anything."""
+    def changes_for(self, desired, persist=True, rewrite=()):
+        """What apply would do: changes to live values and to files, without touching anything.
+
+        rewrite: identities written even where they hold the value now (a daemon the change stops first reverts
+        them).
+        """
         settings = self.validate(desired)
         changes = []
         for knob, value in settings:
             before = knob.read()
             changes.append({"knob": knob, "identity": knob.identity, "before": before, "after": value,
-                            "changed": not knob.equal(before, value)})
+                            "changed": not knob.equal(before, value) or knob.identity in rewrite})
         requested = set(desired) | set(knob.identity for knob, dummy in settings)
         for change in list(changes):
             for identity in change["knob"].coupled() if change["changed"] else ():
@@ -151,8 +155,8 @@ class Engine:
         return path == self.journal.state_path or _mode(path) == 0o755
 
     # -- apply -------------------------------------------------------------
-    def apply(self, desired, persist=True, check_mode=False, label=None, events=()):
-        changes, file_changes = self.changes_for(desired, persist)
+    def apply(self, desired, persist=True, check_mode=False, label=None, events=(), rewrite=()):
+        changes, file_changes = self.changes_for(desired, persist, rewrite)
         result = {"changed": any(c["changed"] for c in changes) or bool(file_changes),
                   "settings": [_public(c) for c in changes if not c.get("side_effect")],
                   "files": [_file_public(f["path"], files.content_of(f["snapshot"]), f["content"],

@@ -24,8 +24,8 @@ NAMESPACES = (NET, IPC, UTS, USER)
 INITIAL, PRIVATE = "initial", "own"
 
 # Non-net sysctls the kernel keeps per namespace (ipc/ipc_sysctl.c, ipc/mq_sysctl.c, kernel/utsname_sysctl.c,
-# kernel/ucount.c). A net.* key is the network namespace's exactly when a non-initial namespace registers it,
-# which is the only way it can be read there at all.
+# kernel/ucount.c). A net.* key is the network namespace's when a non-initial namespace registers it (the only
+# way it can be read there at all), but for the conntrack limits, registered read-only there and global.
 _SYSCTL_NAMESPACES = (
     (IPC, ("kernel.shmmax", "kernel.shmall", "kernel.shmmni", "kernel.shm_rmid_forced", "kernel.msgmax",
            "kernel.msgmni", "kernel.msgmnb", "kernel.auto_msgmni", "kernel.sem", "kernel.sem_next_id",
@@ -33,10 +33,15 @@ _SYSCTL_NAMESPACES = (
     (UTS, ("kernel.hostname", "kernel.domainname")),
 )
 _SYSCTL_PREFIXES = (("net.", NET), ("fs.mqueue.", IPC), ("user.", USER))
+# Registered in every network namespace but global, read-only outside the initial one (nf_conntrack_standalone.c).
+_GLOBAL_NET_KEYS = ("net.netfilter.nf_conntrack_max", "net.netfilter.nf_conntrack_buckets",
+                    "net.netfilter.nf_conntrack_expect_max", "net.nf_conntrack_max")
 
 
 def sysctl_scope(key):
     """The scope of a sysctl key in its dotted spelling."""
+    if key in _GLOBAL_NET_KEYS:
+        return MACHINE
     for prefix, scope in _SYSCTL_PREFIXES:
         if key.startswith(prefix):
             return scope

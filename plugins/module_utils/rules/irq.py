@@ -28,7 +28,7 @@ def irq_affinity(plan, facts, requests, reason, source="profile"):
     irqs = facts.get("irqs") or {}
     desired = {}
     place_irqs({"irqs": irqs, "nics": facts.get("nics") or {}, "block": facts.get("block") or {},
-                "online": cpus_here(facts), "isolated": parse_cpulist(cpu.get("isolated") or "")},
+                "online": cpu.get("online_list") or [], "isolated": parse_cpulist(cpu.get("isolated") or "")},
                requests, desired, plan.notes, plan.errors)
     for identity, value in sorted(desired.items()):
         kind, name = split_identity(identity)
@@ -104,7 +104,8 @@ def irq_facts(irqs, number):
 
 
 def cpus_here(facts):
-    """The online CPUs the tuned system runs on: inside a container, those its cpuset allows."""
+    """The online CPUs the tuned system runs on: inside a container, those its cpuset allows (for what is its
+    own, RPS and XPS; the machine's IRQs, where a container takes them, serve every CPU)."""
     cpu = facts.get("cpu") or {}
     online = cpu.get("online_list") or []
     if not (facts.get("environment") or {}).get("container"):

@@ -55,10 +55,7 @@ def nic_settings(plan, facts, request, where, source="profile", every=False):
                    where, True, source)
         names = [name]
     else:
-        names = _by_driver(plan, facts, driver, request, where, source)
-    if names and (facts.get("environment") or {}).get("network_manager"):
-        plan.notes.append("NetworkManager runs here: a connection profile that sets the same ethtool.*, mtu or "
-                          "txqueuelen overrides the udev rule whenever NetworkManager activates the link")
+        _by_driver(plan, facts, driver, request, where, source)
 
 
 def _by_driver(plan, facts, driver, request, where, source):

@@ -48,7 +48,7 @@ class Plan:
         self.not_owned = set()
         self.claimed, self.taken = {}, {}
 
-    def owns(self, identity):
+    def owns(self, identity, value=None):
         """Whether this host may take the setting: a container's plan leaves the machine's settings out, and
         every plan those another file or daemon would undo (rules.coexistence), unless it takes them."""
         try:
@@ -58,19 +58,21 @@ class Plan:
         if not self.ownership.owns(scope):
             self.not_owned.add(identity)
             return False
-        claim = self.coexistence.claim(identity) if self.coexistence else None
-        if claim and self.coexistence.blocks(claim):
-            self.claimed[identity] = claim
+        claims = self.coexistence.claims(identity, value) if self.coexistence else []
+        blocking = [claim for claim in claims if self.coexistence.blocks(claim)]
+        if blocking:
+            self.claimed[identity] = blocking[0]
             return False
-        if claim:
-            self.taken[identity] = claim
+        self.taken.pop(identity, None)
+        if claims:
+            self.taken[identity] = claims
         return True
 
     def release_taken(self):
         """Plan what stops the daemons whose settings this plan takes; a note says it."""
         by_who = {}
-        for identity, claim in self.taken.items():
-            if identity in self.entries:
+        for identity, claims in self.taken.items():
+            for claim in claims if identity in self.entries else ():
                 by_who.setdefault(claim.who, (claim, []))[1].append(identity)
         for who, (claim, identities) in sorted(by_who.items()):
             for unit_setting, value in sorted(claim.release().items()):
@@ -84,7 +86,7 @@ class Plan:
 
         False when the host does not own it (it is left out, with one note for all such settings).
         """
-        if not self.owns(identity):
+        if not self.owns(identity, value):
             return False
         previous = self.entries.get(identity)
         if previous is not None and source == previous["source"] == "selector" and \

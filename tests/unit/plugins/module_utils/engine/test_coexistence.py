@@ -13,15 +13,9 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl impor
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import plan_for_host
 from ansible_collections.hostperf.tuning.plugins.plugin_utils.profiles import load_profile
 
-from fakekernel import FakeKernelTree, assert_refused_unchanged, outside_journal
+from fakekernel import FakeKernelTree, assert_refused_unchanged, outside_journal, write_file as _write
 
 TUNED_UNIT = "tuned.service"
-
-
-def _write(root, path, text):
-    os.makedirs(os.path.dirname(root + path), exist_ok=True)
-    with open(root + path, "w") as handle:
-        handle.write(text)
 
 
 def _debian_sysctl_conf(root, text):
@@ -57,7 +51,7 @@ def test_the_files_a_boot_reads_after_ours_in_its_order(tmp_path):
     assert overriding(after, "vm.swappiness") == {"file": "/etc/sysctl.d/99-sysctl.conf", "line": 4,
                                                   "value": "61", "order": 5}
     assert overriding(after, "net.ipv4.tcp_rmem")["value"] == "4096 87380 6291456"
-    assert overriding(after, "net.ipv4.conf.lo.rp_filter")["value"] == "2"  # the glob
+    assert overriding(after, "net.ipv4.conf.lo.rp_filter") is None  # sysctl.d(5): a key named exactly is no glob's
     assert overriding(after, "net.ipv4.conf.eth0.rp_filter")["value"] == "1"  # named later than the glob
     assert overriding(after, "net.core.somaxconn") is None  # the vendor file is masked
     assert not tree.problems
@@ -149,3 +143,33 @@ def test_tune_takes_tuneds_settings_by_stopping_it_and_its_rollback_starts_it(ho
     Engine(tree, journal).rollback("last")
     assert tree.units[TUNED_UNIT] == {"active": "active", "enabled": "enabled"}
     assert outside_journal(root) == before
+
+
+def test_networkmanager_profiles_claim_the_nic_values_they_set(host_root):
+    root = host_root("dc-2socket")
+    mac = open(root + "/sys/class/net/ens1f0np0/address").read().strip()
+    _write(root, "/etc/NetworkManager/system-connections/eno1.nmconnection",
+           "[connection]\nid=eno1\ntype=ethernet\ninterface-name=eno1\n\n[ethtool]\nring-rx=256\nfeature-gro=false\n")
+    _write(root, "/etc/NetworkManager/system-connections/by-mac.nmconnection",
+           "[connection]\nid=data\ntype=ethernet\n\n[ethernet]\nmac-address=%s\nmtu=9000\n" % mac.upper())
+    _write(root, "/etc/NetworkManager/system-connections/off.nmconnection",
+           "[connection]\nid=off\ninterface-name=eno1\nautoconnect=false\n\n[ethtool]\nring-tx=512\n")
+    _write(root, "/etc/NetworkManager/system-connections/broken.nmconnection", "ring-rx=1\n[")
+    overrides = {"nic:eno1:rings:rx": 1024, "nic:eno1:rings:tx": 1024, "nic:eno1:features:gro": False,
+                 "nic:ens1f0np0:mtu": 1500}
+    assert len(plan_for_host(detect_host(HostTree(root)), overrides=overrides)["settings"]) == 4  # not running
+    _daemon(root, "NetworkManager", enabled=False)
+    tree = HostTree(root)
+    plan = plan_for_host(detect_host(tree), overrides=overrides)
+    assert plan["settings"] == {"nic:eno1:rings:tx": 1024}
+    note = plan["notes"][-1]
+    assert "nic:eno1:features:generic-receive-offload: NetworkManager's connection " \
+           "/etc/NetworkManager/system-connections/eno1.nmconnection sets features:gro false" in note
+    assert "nic:eno1:rings:rx: NetworkManager's connection /etc/NetworkManager/system-connections/eno1.nmconnection " \
+           "sets rings:rx 256" in note
+    assert "nic:ens1f0np0:mtu: NetworkManager's connection /etc/NetworkManager/system-connections/by-mac.nmconnection " \
+           "sets mtu 9000 on every activation of the link; change it there" in note
+    assert [problem["path"] for problem in tree.problems] == [
+        "/etc/NetworkManager/system-connections/broken.nmconnection"]
+    assert_refused_unchanged(FakeKernelTree(root), {"settings": {"nic:eno1:rings:rx": 1024}, "coexistence": "take"},
+                             ["nic:eno1:rings:rx: NetworkManager's connection", "eno1.nmconnection"])

@@ -20,44 +20,9 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner impo
 from ansible_collections.hostperf.tuning.plugins.plugin_utils.profiles import load_profile
 
 from conftest import load_capture
-from fakekernel import FakeKernelTree, assert_refused_unchanged, outside_journal, tree_digest
-
-INITIAL = {"pid": 4026531836, "ipc": 4026531839, "uts": 4026531838, "user": 4026531837, "mnt": 4026531832}
-OWN_NAMESPACES = {"pid": 4026532245, "ipc": 4026532244, "uts": 4026532243, "user": 4026531837, "mnt": 4026532242}
-# What a podman container's own network namespace registers under net.core on kernel 6.18 (measured here).
-PER_NETNS_CORE = {"optmem_max", "rmem_default", "rmem_max", "rps_default_mask", "somaxconn", "tstamp_allow_data",
-                  "txrehash", "wmem_default", "wmem_max"}
-GLOBAL_NET_KEYS = ("ipv4/tcp_mem", "ipv4/udp_mem")
-
-
-def _write(root, path, text):
-    os.makedirs(os.path.dirname(root + path), exist_ok=True)
-    with open(root + path, "w") as handle:
-        handle.write(text)
-
-
-def _namespace_links(root, pid, inodes):
-    if os.path.lexists(root + "/proc/self"):
-        os.unlink(root + "/proc/self")
-    os.makedirs(root + "/proc/%s/ns" % pid, exist_ok=True)
-    os.symlink(str(pid), root + "/proc/self")
-    for kind, inode in inodes.items():
-        os.symlink("%s:[%d]" % (kind, inode), root + "/proc/%s/ns/%s" % (pid, kind))
-
-
-def containerize(root, marker="/run/.containerenv", own=None, netns=True):
-    """A materialized host seen from inside a container: its marker, its namespaces, its netns's net keys only."""
-    _write(root, marker, "")
-    _namespace_links(root, 4242, own or OWN_NAMESPACES)
-    if netns:
-        core = root + "/proc/sys/net/core"
-        for name in os.listdir(core):
-            if name not in PER_NETNS_CORE:
-                os.unlink(os.path.join(core, name))
-        for key in GLOBAL_NET_KEYS:
-            if os.path.exists(root + "/proc/sys/net/" + key):
-                os.unlink(root + "/proc/sys/net/" + key)
-    return root
+from fakekernel import (
+    INITIAL_NAMESPACES as INITIAL, FakeKernelTree, assert_refused_unchanged, containerize, outside_journal,
+    tree_digest, write_file as _write)
 
 
 @pytest.fixture

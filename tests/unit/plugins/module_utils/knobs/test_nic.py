@@ -195,11 +195,3 @@ def test_warnings_name_disruptive_changes_in_check_mode_too(dc):
                   check_mode=True)
     assert result["settings"][0]["disruption"].startswith("changing ring sizes")
     assert knob(dc, "eno1:rings:rx").read() == "256"
-
-
-def test_networkmanager_is_named_when_it_could_override_the_rule(dc):
-    with open(dc.path("/proc/812/comm"), "w") as handle:
-        handle.write("NetworkManager\n")
-    result = tune(dc, Journal(dc, "/var/lib/hostperf"), {"nic": [{"interface": "eno1", "mtu": 9000}]},
-                  check_mode=True)
-    assert any(note.startswith("NetworkManager runs here") for note in result["notes"])
