@@ -531,6 +531,24 @@ PER_NETNS_CORE = {"optmem_max", "rmem_default", "rmem_max", "rps_default_mask", 
 GLOBAL_NET_KEYS = ("ipv4/tcp_mem", "ipv4/udp_mem")
 
 
+def irqs_named(tree, prefix):
+    """{IRQ name: number} of the IRQs whose name starts with prefix."""
+    found = {}
+    for entry in tree.listdir("/sys/kernel/irq"):
+        name = tree.read("/sys/kernel/irq/%s/actions" % entry)
+        if name and name.startswith(prefix):
+            found[name] = int(entry)
+    return found
+
+
+def swap_names(tree, first, second):
+    """What a boot does to IRQ numbers: the same handlers, other numbers."""
+    names = [tree.read("/sys/kernel/irq/%d/actions" % irq) for irq in (first, second)]
+    for irq, name in zip((first, second), reversed(names)):
+        with open(tree.path("/sys/kernel/irq/%d/actions" % irq), "w") as handle:
+            handle.write(name + "\n")
+
+
 def write_file(root, path, text):
     os.makedirs(os.path.dirname(root + path), exist_ok=True)
     with open(root + path, "w") as handle:

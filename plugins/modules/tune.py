@@ -233,6 +233,14 @@ options:
     type: str
     choices: [refuse, take]
     default: refuse
+  reassert_files:
+    description:
+      - Also write every persistence file that differs from what the settings the collection manages render, even
+        when this request changes none of them (someone edited or removed one). M(hostperf.tuning.drift_info)
+        says when this is needed; playbooks/drift.yml uses it to repair.
+      - The files' old content is journaled like any other change, so a rollback of the repair puts back the edit.
+    type: bool
+    default: false
 notes:
   - Multi-value sysctls are compared by value. Changing a scheduler resets C(nr_requests); the module orders writes
     so that both end as asked.
@@ -355,6 +363,7 @@ def main():
             interrupted=dict(type="str", choices=["fail", "rollback"], default="fail"),
             container_owns_machine=dict(type="bool", default=False),
             coexistence=dict(type="str", choices=list(COEXISTENCE_MODES), default="refuse"),
+            reassert_files=dict(type="bool", default=False),
             **dict(SELECTOR_SPEC, **COMMON_OPTIONS)
         ),
         supports_check_mode=True,

@@ -183,7 +183,8 @@ def quickstart():
 def test_the_readme_quick_start_works_as_written_against_localhost_in_check_mode(tmp_path, peer):
     inventory, commands = quickstart()
     assert [command[3] for command in commands] == ["hostperf.tuning.plan", "hostperf.tuning.tune",
-                                                    "hostperf.tuning.tune", "hostperf.tuning.rollback"]
+                                                    "hostperf.tuning.tune", "hostperf.tuning.drift",
+                                                    "hostperf.tuning.rollback"]
     # the same fleet file, with localhost standing in for its host and its peer
     variables = inventory["all"]["vars"]
     variables["hostperf_baseline_suites"][0].update(peer="127.0.0.1", port=peer)

@@ -5,6 +5,7 @@ on a loop device the test makes; one global vm.* key is put back in teardown
 even when the test fails. /etc writes land in a throwaway overlay.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -25,10 +26,10 @@ pytestmark = [
 ]
 
 
-def run(tmp_path, extra_vars, prefix=(), playbook=PLAYBOOK, expect_ok=True):
-    import json
+def run(tmp_path, extra_vars, prefix=(), playbook=PLAYBOOK, expect_ok=True, options=()):
     command = list(prefix) + [ISOLATED, str(tmp_path / "etc-overlay"), os.path.join(BIN, "ansible-playbook"),
-                              "-i", "localhost,", "-c", "local", "-e", json.dumps(extra_vars), playbook]
+                              "-i", "localhost,", "-c", "local", "-e", json.dumps(extra_vars)] + list(options) + [
+                                  playbook]
     proc = subprocess.run(command, env=ansible_env(tmp_path, ANSIBLE_PYTHON_INTERPRETER=sys.executable), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, check=False)
     if expect_ok:
@@ -261,3 +262,50 @@ def test_veth_rings_are_refused_before_any_change(tmp_path, veth):
     proc = run(tmp_path, {}, prefix=["ip", "netns", "exec", netns], playbook=str(playbook), expect_ok=False)
     assert "nic hp0: rings rx: the driver does not support it" in proc.stdout
     assert in_netns(netns, "cat", "/sys/class/net/%s/mtu" % name).strip() == "1500"
+
+
+def _somaxconn(netns):
+    return in_netns(netns, "cat", "/proc/sys/net/core/somaxconn").strip()
+
+
+def test_drift_playbook_tells_who_changed_a_value_and_repairs_it_as_a_transaction(tmp_path, netns):
+    """drift.yml on a real kernel: in sync after a tune, non-zero once a value is changed behind its back, the
+    repair's --check --diff shows the change and makes none, the repair is a journaled transaction, and a
+    sysctl.d line read after ours is named and not re-asserted."""
+    journal = str(tmp_path / "journal")
+    playbook = tmp_path / "tune.yml"
+    playbook.write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n    - hostperf.tuning.tune:\n"
+                        "        journal_dir: %s\n        settings:\n          sysctl:net.core.somaxconn: 1000\n"
+                        % journal)
+    prefix = ["ip", "netns", "exec", netns]
+    drift = os.path.join(REPO, "playbooks", "drift.yml")
+    run(tmp_path, {}, prefix=prefix, playbook=str(playbook))
+    assert "0 of 1 hosts drifted" in run(tmp_path, {"hostperf_journal_dir": journal}, prefix, drift).stdout
+
+    in_netns(netns, "sysctl", "-q", "-w", "net.core.somaxconn=777")
+    proc = run(tmp_path, {"hostperf_journal_dir": journal}, prefix, drift, expect_ok=False)
+    assert proc.returncode == 2, proc.stdout[-4000:]
+    assert "1 of 1 hosts drifted: localhost" in proc.stdout
+    assert "sysctl:net.core.somaxconn: managed '1000', live '777', by unknown" in proc.stdout
+
+    proc = run(tmp_path, {"hostperf_journal_dir": journal, "hostperf_drift_repair": True}, prefix, drift,
+               expect_ok=False, options=("--check", "--diff"))
+    assert proc.returncode == 2 and "-sysctl:net.core.somaxconn = 777" in proc.stdout, proc.stdout[-4000:]
+    assert "+sysctl:net.core.somaxconn = 1000" in proc.stdout and _somaxconn(netns) == "777"
+
+    proc = run(tmp_path, {"hostperf_journal_dir": journal, "hostperf_drift_repair": True}, prefix, drift)
+    assert "0 of 1 hosts drifted" in proc.stdout and _somaxconn(netns) == "1000"
+    records = sorted(os.listdir(os.path.join(journal, "transactions")))
+    with open(os.path.join(journal, "transactions", records[-1])) as handle:
+        repair = json.load(handle)
+    assert len(records) == 2 and repair["label"] == "drift repair" and repair["settings"][0]["before"] == "777"
+
+    local = tmp_path / "etc-overlay" / "upper" / "sysctl.d"
+    local.mkdir(parents=True, exist_ok=True)
+    (local / "99-local.conf").write_text("net.core.somaxconn = 777\n")
+    in_netns(netns, "sysctl", "-q", "-w", "net.core.somaxconn=777")  # what `sysctl --system` does
+    proc = run(tmp_path, {"hostperf_journal_dir": journal, "hostperf_drift_repair": True}, prefix, drift,
+               expect_ok=False)
+    assert proc.returncode == 2 and _somaxconn(netns) == "777", proc.stdout[-4000:]
+    assert "by /etc/sysctl.d/99-local.conf: /etc/sysctl.d/99-local.conf line 1 sets net.core.somaxconn = 777" \
+        in proc.stdout

@@ -119,6 +119,22 @@ def running_processes(tree):
     return running
 
 
+def irqbalance_policy_script(tree):
+    """The --policyscript of the running irqbalance (the one of the first found), or None.
+
+    It asks that script about every IRQ it discovers; without ours it moves IRQs we placed."""
+    for entry in tree.listdir("/proc"):
+        if entry.isdigit() and tree.read("/proc/%s/comm" % entry) == "irqbalance":
+            argv = (tree.read("/proc/%s/cmdline" % entry) or "").split("\0")
+            for position, argument in enumerate(argv):
+                if argument.startswith("--policyscript="):
+                    return argument[len("--policyscript="):]
+                if argument in ("--policyscript", "-l") and position + 1 < len(argv):
+                    return argv[position + 1]
+            return None
+    return None
+
+
 def unit_enabled(tree, unit):
     for target in ("multi-user.target.wants", "graphical.target.wants", "sysinit.target.wants"):
         if tree.exists("/etc/systemd/system/%s/%s" % (target, unit)):
@@ -150,7 +166,8 @@ def detect_environment(tree, hypervisor_flag):
         "container": container(tree),
         "namespaces": namespaces(tree),
         "init": "systemd" if tree.runs_systemd() else None,
-        "irqbalance": {"running": "irqbalance" in running, "enabled": unit_enabled(tree, "irqbalance.service")},
+        "irqbalance": {"running": "irqbalance" in running, "enabled": unit_enabled(tree, "irqbalance.service"),
+                       "policy_script": irqbalance_policy_script(tree) if "irqbalance" in running else None},
         "tuned": {"running": "tuned" in running, "enabled": unit_enabled(tree, "tuned.service"),
                   "profile": tree.read("/etc/tuned/active_profile"), "reapply_sysctl": reapply,
                   "reapply_sysctl_exclude": exclude},

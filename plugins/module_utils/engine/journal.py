@@ -40,6 +40,8 @@ STATES = (PENDING, COMMITTED, ROLLED_BACK, INCOMPLETE, TRIAL, ROLLING_BACK)
 UNFINISHED = (PENDING, INCOMPLETE, TRIAL, ROLLING_BACK)
 _TRANSACTION_FILE = re.compile(r"^(\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{8})\.json$")
 MAX_RECORD_BYTES = 64 * 1024 * 1024
+# The kernel's id of this boot: a record made in another boot was made before a reboot, whatever the clock says.
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
 VOLATILE = ("proc", "sys", "dev", "run")
 
 
@@ -182,7 +184,7 @@ class Journal:
         ident = "%s-%s" % (now.strftime("%Y%m%dT%H%M%S.%fZ"), os.urandom(4).hex())
         sequence = max([record.get("sequence", 0) for record in self.transactions()] + [0]) + 1
         return {"id": ident, "sequence": sequence, "label": label, "created": now.isoformat(), "state": PENDING,
-                "settings": [], "files": [], "events": []}
+                "boot": current_boot(self.tree), "settings": [], "files": [], "events": []}
 
     def save(self, record):
         """Replace the record on disk; JournalError (the disk is full, say) leaves the previous version whole."""
@@ -249,6 +251,11 @@ class Journal:
             raise JournalError("journal file %s is damaged (not JSON: %s)" % (path, exc))
 
 
+def current_boot(tree):
+    """This boot's id, or None where the kernel does not say (a fixture root)."""
+    return tree.read(BOOT_ID) or None
+
+
 def _open_own(real, flags, euid):
     """Open a journal file without following a link; OSError unless it is a regular file of ours only we write."""
     fd = os.open(real, flags | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0), 0o600)
@@ -277,8 +284,9 @@ def record_problem(record, ident):
     sequence = record.get("sequence", 0)
     if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
         return "sequence %r is not a non-negative integer" % (sequence,)
-    if not isinstance(record.get("events", []), list) or not isinstance(record.get("label"), (str, type(None))):
-        return "events or label of the wrong type"
+    if not isinstance(record.get("events", []), list) or not all(
+            isinstance(record.get(key), (str, type(None))) for key in ("label", "boot")):
+        return "events, label or boot of the wrong type"
     settings = record.get("settings")
     if not isinstance(settings, list) or not all(
             isinstance(item, dict) and isinstance(item.get("identity"), str) and "before" in item and "after" in item

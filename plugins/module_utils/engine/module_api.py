@@ -7,15 +7,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.detect.environment import container, detect_environment, namespaces
-from ansible_collections.hostperf.tuning.plugins.module_utils.detect.sysctl_files import set_after, sysctl_conf
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.environment import container, namespaces
 from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import detect_host
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import DEFAULT_DIRECTORY, Journal, JournalError
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.scope import Ownership
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import SYSCTL_FILE
-from ansible_collections.hostperf.tuning.plugins.module_utils.rules.coexistence import Coexistence, claims_text
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.coexistence import Coexistence, claims_text, host_claim_facts
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import (
     SELECTOR_SPEC, checked_selectors, plan_for_host, selector_subsets)
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.switch import pairs_possible
@@ -54,7 +52,7 @@ def tune(tree, journal, params, check_mode=False):
         if unfinished:
             result["recovered"] = engine.rollback("interrupted", check_mode)["transactions"]
         result.update(engine.apply(desired, params.get("persist", True), check_mode, params.get("label"), events,
-                                   rewrite))
+                                   rewrite, params.get("reassert_files", False)))
     result["notes"].extend(events)
     possible, why = pairs_possible(tree, [item for item in result["settings"] if item["changed"]])
     result["pairs"] = dict(possible=possible, reason=why)
@@ -81,8 +79,7 @@ def _coexistence(tree, settings, desired, params):
     A daemon stopped reverts what it set (tuned's rollback on exit): a value it had set that the request asks
     for is written again after the stop, or it would be the one the daemon found.
     """
-    facts = {"environment": detect_environment(tree, False),
-             "kernel": {"sysctl_set_after_ours": set_after(tree, SYSCTL_FILE), "sysctl_conf": sysctl_conf(tree)}}
+    facts = host_claim_facts(tree)
     wanted = dict((knob.identity, value) for knob, value in settings)
     coexistence = Coexistence(facts, params.get("persist", True), params.get("coexistence", "refuse"), wanted)
     blocked, taken = {}, {}

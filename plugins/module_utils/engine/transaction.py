@@ -25,7 +25,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.host import files
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import (
     COMMITTED, INCOMPLETE, ROLLED_BACK, ROLLING_BACK, TRIAL, UNFINISHED, JournalError)
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import KINDS, knob_for
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import KINDS, knob_for, where_persisted
 
 DRIFT_SETTLE = 1.0  # seconds before a drifted value is set again (see Knob.drifts)
 
@@ -84,7 +84,7 @@ class Engine:
             raise KnobError("; ".join(errors))
         return sorted(settings, key=lambda item: (item[0].order, item[0].identity))
 
-    def _files_for(self, state):
+    def files_for(self, state):
         """{path: bytes or None} that the managed state renders to, one file per kind."""
         rendered = {}
         for kind in sorted(KINDS.values(), key=lambda kind: kind.kind):
@@ -101,11 +101,12 @@ class Engine:
         rendered.update(BOOT_RECOVERY.files_for(self.tree, self.journal.directory, needed))
         return dict((path, text.encode("utf-8") if text is not None else None) for path, text in rendered.items())
 
-    def changes_for(self, desired, persist=True, rewrite=()):
+    def changes_for(self, desired, persist=True, rewrite=(), reassert_files=False):
         """What apply would do: changes to live values and to files, without touching anything.
 
         rewrite: identities written even where they hold the value now (a daemon the change stops first reverts
-        them).
+        them). reassert_files: every persistence file the managed state renders is written where it differs
+        (a drift repair), not only when the state changes.
         """
         settings = self.validate(desired)
         changes = []
@@ -126,16 +127,19 @@ class Engine:
         new_state = dict(state)
         if persist:
             for knob, value in settings:
+                for renumbered in _renumbered(knob, new_state):
+                    del new_state[renumbered]
                 new_state[knob.identity] = {"value": value, "data": knob.persist_data()}
         planned_files = {}
+        if new_state != state or reassert_files:
+            planned_files = self.files_for(new_state)
         if new_state != state:
-            planned_files = self._files_for(new_state)
             state_text = json.dumps({"settings": new_state}, indent=1, sort_keys=True) + "\n"
             planned_files[self.journal.state_path] = state_text.encode("utf-8")
-        elif state:
+        elif state and not reassert_files:
             # The boot recovery as this collection and this Python make it: an upgrade or a new interpreter
             # must not leave an older helper, or a unit naming a Python that is gone, to run at the next boot.
-            planned_files = dict((path, content) for path, content in self._files_for(state).items()
+            planned_files = dict((path, content) for path, content in self.files_for(state).items()
                                  if boot_recovery.is_own(path))
         file_changes = []
 
@@ -155,8 +159,8 @@ class Engine:
         return path == self.journal.state_path or _mode(path) == 0o755
 
     # -- apply -------------------------------------------------------------
-    def apply(self, desired, persist=True, check_mode=False, label=None, events=(), rewrite=()):
-        changes, file_changes = self.changes_for(desired, persist, rewrite)
+    def apply(self, desired, persist=True, check_mode=False, label=None, events=(), rewrite=(), reassert_files=False):
+        changes, file_changes = self.changes_for(desired, persist, rewrite, reassert_files)
         result = {"changed": any(c["changed"] for c in changes) or bool(file_changes),
                   "settings": [_public(c) for c in changes if not c.get("side_effect")],
                   "files": [_file_public(f["path"], files.content_of(f["snapshot"]), f["content"],
@@ -509,6 +513,15 @@ def _settles_later(knob, value):
 def located(tree, setting):
     """The knob a journaled setting names, found again by its whereabouts where a boot renumbered it."""
     return knob_for(tree, setting["identity"]).relocated(setting.get("where"))
+
+
+def _renumbered(knob, state):
+    """Identities of state entries for the object knob is now (an IRQ a boot gave another number): superseded."""
+    where = knob.whereabouts()
+    if where is None:
+        return []
+    return [identity for identity, entry in state.items() if identity != knob.identity
+            and identity.split(":", 1)[0] == knob.kind and where_persisted(identity, entry) == where]
 
 
 def _journaled(change):

@@ -145,6 +145,11 @@ class Knob:
         """The knob for the object whereabouts() named, as it is numbered now; KnobError when none has it."""
         return self
 
+    @staticmethod
+    def where_persisted(data):
+        """The whereabouts a managed state entry's persist_data() recorded, or None."""
+        return None
+
     def settles_later(self, value):
         """Why the live value may differ from value for now with nothing left undone (a module still in use
         unloads once its users are gone, and nothing loads it at boot any more), or None."""

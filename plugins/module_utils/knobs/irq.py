@@ -123,6 +123,10 @@ class IrqAffinityKnob(Knob):
                 return IrqAffinityKnob(self.tree, entry)
         raise KnobError("irq %d (%s): no IRQ has this name now (gone since it was journaled?)" % (self.irq, where))
 
+    @staticmethod
+    def where_persisted(data):
+        return data.get("name")
+
     def persist_data(self):
         names = self._names()
         return {"name": names[0] if names else None, "irqbalance_exec": irqbalance_exec_start(self.tree)}

@@ -56,6 +56,12 @@ def scope_of(identity):
     return knob_for(None, identity).scope
 
 
+def where_persisted(identity, entry):
+    """The whereabouts (an IRQ's name) a managed state entry recorded, to find it after a boot renumbered it."""
+    kind = str(identity).partition(":")[0]
+    return KINDS[kind].where_persisted(entry.get("data") or {}) if kind in KINDS else None
+
+
 def grammars():
     """{kind: Grammar} of every kind, for the parser's users and docs/identities.md."""
     return dict((kind, knob.grammar) for kind, knob in KINDS.items())

@@ -29,15 +29,22 @@ __metaclass__ = type
 
 import fnmatch
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.detect.sysctl_files import overriding
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.environment import detect_environment
+from ansible_collections.hostperf.tuning.plugins.module_utils.detect.sysctl_files import overriding, set_after, sysctl_conf
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import canonical
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import normalise
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import SYSCTL_FILE, normalise
 
 COEXISTENCE_MODES = ("refuse", "take")
 _TUNED_KINDS = ("block", "cpufreq", "thp", "nic", "irq")
 # What tuned's [vm] and [scheduler] plugins write to /proc/sys, which its reapply_sysctl does not re-apply.
 _TUNED_PLUGIN_SYSCTLS = ("vm.dirty_*", "kernel.sched_*", "kernel.numa_balancing")
+
+
+def host_claim_facts(tree):
+    """The facts Coexistence reads, detected on the host itself (tune, drift_info) rather than sent with the plan."""
+    return {"environment": detect_environment(tree, False),
+            "kernel": {"sysctl_set_after_ours": set_after(tree, SYSCTL_FILE), "sysctl_conf": sysctl_conf(tree)}}
 
 
 class Claim:

@@ -58,7 +58,7 @@ def test_datacenter_server(facts):
     assert nvme_queue["managed"] is True and nvme_queue["owner"] == ["nvme2n1"]
     assert all(not irqs[str(irq["irq"])]["managed"] for irq in mlx["irqs"])
     assert irqs[str(queues[0]["irq"])]["owner"] == ["ens1f0np0"]
-    assert result["environment"]["irqbalance"] == {"running": True, "enabled": True}
+    assert result["environment"]["irqbalance"] == {"running": True, "enabled": True, "policy_script": None}
     assert result["kernel"]["modules"]["tcp_bbr"] == "available"
     assert result["kernel"]["tcp_congestion_controls"]["bbr"] is True
     assert {"docker0": "bridge", "bond0": "bond", "lo": "loopback"} == {

@@ -17,7 +17,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api 
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine
 
 from conftest import REPO
-from fakekernel import FakeKernelTree, assert_refused_unchanged, outside_journal, tree_digest
+from fakekernel import FakeKernelTree, assert_refused_unchanged, irqs_named, outside_journal, swap_names, tree_digest
 
 IRQBALANCE_UNIT = "[Service]\nEnvironmentFile=-/etc/default/irqbalance\nExecStart=/usr/sbin/irqbalance --foreground " \
                   "$IRQBALANCE_ARGS\n"
@@ -32,15 +32,6 @@ def dc(host_root):
     return FakeKernelTree(root, units={"irqbalance.service": {"active": "active", "enabled": "enabled"},
                                        "tuned.service": {"active": "inactive", "enabled": "masked",
                                                          "LoadState": "masked"}})
-
-
-def irqs_named(tree, prefix):
-    found = {}
-    for entry in tree.listdir("/sys/kernel/irq"):
-        name = tree.read("/sys/kernel/irq/%s/actions" % entry)
-        if name and name.startswith(prefix):
-            found[name] = int(entry)
-    return found
 
 
 def affinity(tree, irq):
@@ -226,14 +217,6 @@ def test_as_the_policy_script_the_helper_places_ours_again(dc):
     answer = subprocess.run([sys.executable, dc.path(HELPER_PATH), "/sys/devices/x", str(irq), "--root", dc.root],
                             stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
     assert answer == "ban=true\n" and affinity(dc, irq) == "2"
-
-
-def swap_names(tree, first, second):
-    """What a boot does to IRQ numbers: the same handlers, other numbers."""
-    names = [tree.read("/sys/kernel/irq/%d/actions" % irq) for irq in (first, second)]
-    for irq, name in zip((first, second), reversed(names)):
-        with open(tree.path("/sys/kernel/irq/%d/actions" % irq), "w") as handle:
-            handle.write(name + "\n")
 
 
 def test_a_rollback_after_a_boot_finds_each_irq_by_its_name(dc):
