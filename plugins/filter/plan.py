@@ -30,6 +30,8 @@ options:
   profile:
     description:
       - Name of a profile (C(datacenter), C(edge), C(latency), C(throughput), C(virtual-guest)) or your own.
+      - C(auto) plans the profile the M(hostperf.tuning.recommend#filter) filter chooses from the facts; the plan's
+        C(profile) is then that name and its first note says why.
       - Empty plans only the O(overrides).
     type: str
     required: true
@@ -110,7 +112,8 @@ _value:
 from ansible.errors import AnsibleFilterError
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.coexistence import COEXISTENCE_MODES
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import checked_selectors, plan_for_host
-from ansible_collections.hostperf.tuning.plugins.plugin_utils.profiles import ProfileError, load_profile
+from ansible_collections.hostperf.tuning.plugins.plugin_utils.profiles import AUTOMATIC, ProfileError, load_profile
+from ansible_collections.hostperf.tuning.plugins.plugin_utils.recommend import recommend
 
 
 def plan(facts, profile, overrides=None, profile_paths=None, host=None, selectors=None, container_owns_machine=False,
@@ -123,14 +126,21 @@ def plan(facts, profile, overrides=None, profile_paths=None, host=None, selector
     if coexistence not in COEXISTENCE_MODES:
         raise AnsibleFilterError("plan: hostperf_coexistence must be one of %s, not %r"
                                  % (", ".join(COEXISTENCE_MODES), coexistence))
+    chosen = None
+    if profile == AUTOMATIC:
+        chosen = recommend(facts)
+        profile = chosen["profile"]
     try:
         loaded = load_profile(profile, profile_paths or ()) if profile else {}
         checked = checked_selectors(selectors or {})
     except (ProfileError, ValueError) as exc:
         raise AnsibleFilterError("plan: %s" % exc)
-    return plan_for_host(facts, loaded, overrides, host=host, profile_name=profile or None,
-                         selectors=checked, owns_machine=bool(container_owns_machine), persist=bool(persist),
-                         coexistence=coexistence)
+    planned = plan_for_host(facts, loaded, overrides, host=host, profile_name=profile or None,
+                            selectors=checked, owns_machine=bool(container_owns_machine), persist=bool(persist),
+                            coexistence=coexistence)
+    if chosen:
+        planned["notes"].insert(0, "profile auto chose %s, %s" % (profile, chosen["reason"]))
+    return planned
 
 
 class FilterModule:

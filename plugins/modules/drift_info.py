@@ -19,14 +19,14 @@ description:
   - Compares every persistence file (sysctl.d, udev rules, modules-load.d, the IRQ helper and units, the boot
     recovery) with what the managed state renders, and reports files edited, removed, or left where nothing
     should be.
-  - Says who changed a drifted setting where the host can tell, in RV(settings[].who) and RV(settings[].cause):
+  - Says who changed a drifted setting where the host can tell, in the C(who) and C(cause) of RV(settings),
     a C(sysctl.d) line a boot reads after ours, a running or enabled tuned, bpftune, a NetworkManager connection
     profile, irqbalance running without the collection's policy script, a reboot since the transaction (told by
     the kernel's boot id, not by the clock) that lost a live-only value or read an edited persistence file,
     a device that is gone; otherwise C(unknown).
   - Returns the repair as a request for M(hostperf.tuning.tune) (RV(repair), RV(repair_files)), so a repair is
     a new journaled transaction that a rollback can undo. Settings someone else holds by a file line, or a daemon
-    under O(coexistence=refuse), are left out of it: re-asserting them would be undone again.
+    under O(coexistence=refuse), are left out of it, since re-asserting them would be undone again.
   - Changes nothing. A transaction a killed run left unfinished makes the host drifted, and its settings
     C(unsettled), until M(hostperf.tuning.rollback) with C(target=interrupted) has run.
 author:

@@ -17,6 +17,8 @@ import re
 
 import yaml
 
+from ansible_collections.hostperf.tuning.plugins.plugin_utils.recommend import NEVER_AUTOMATIC, RULES
+
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.names import InvalidName, sysctl_key
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import (
     AMOUNT, CHOICES, FLAG, POSITIVE, RISKS, SHARE, TEXT)
@@ -58,6 +60,9 @@ def read_profile_file(path):
         raise ProfileError("profile %s: %s" % (path, exc))
 
 
+AUTOMATIC = "auto"  # hostperf_profile: auto chooses from the facts (plugin_utils/recommend.py)
+
+
 def profile_paths(extra=()):
     """The directories searched for profiles: the user's (hostperf_profile_paths) before the collection's."""
     extra = [extra] if isinstance(extra, str) else extra or []
@@ -74,6 +79,29 @@ def available_profiles(extra=()):
         if os.path.isdir(directory):
             names.update(entry[:-4] for entry in os.listdir(directory) if entry.endswith(".yml"))
     return sorted(names)
+
+
+def profile_listing(extra=()):
+    """[{name, summary, extends, path, automatic[, error]}] of every profile a name finds, for the operator."""
+    automatic = set(name for name, _rule, _meaning in RULES)
+    listing = []
+    for name in available_profiles(extra):
+        path = next(os.path.join(directory, name + ".yml") for directory in profile_paths(extra)
+                    if os.path.isfile(os.path.join(directory, name + ".yml")))
+        entry = {"name": name, "path": path, "summary": None, "extends": None, "automatic": name in automatic}
+        if name == AUTOMATIC:
+            entry["error"] = "%s is the name that chooses a profile from the facts; this file is never read" % name
+        elif name in NEVER_AUTOMATIC:
+            entry["automatic_note"] = NEVER_AUTOMATIC[name]
+        try:
+            entry["summary"] = load_profile(name, extra).get("summary")
+            entry["extends"] = (read_profile_file(path) or {}).get("extends")
+        except ProfileError as exc:
+            entry.setdefault("error", str(exc))
+        entry["line"] = "%s: %s%s" % (name, entry.get("error") or entry["summary"] or "(no summary)", "" if entry[
+            "automatic"] else " [%s]" % entry.get("automatic_note", "by name only"))
+        listing.append(entry)
+    return listing
 
 
 def load_profile(name, extra=(), _seen=()):

@@ -217,3 +217,26 @@ def test_a_mistake_in_the_last_wave_stops_the_rollout_before_the_canary_is_touch
     db = sqlite3.connect(str(tmp_path / "history" / "hostperf.sqlite"))
     assert db.execute("SELECT host, outcome, wave FROM hosts").fetchall() == [("second", "failed", 0)]
     assert db.execute("SELECT count(*) FROM samples").fetchone() == (0,)
+
+
+def test_recommend_names_a_profile_with_its_evidence_and_auto_plans_it(tmp_path, peer):
+    """This machine's own facts: whichever profile recommend.yml prints is the one plan.yml with auto plans."""
+    inventory = write_inventory(tmp_path, peer, hostperf_profile="auto")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "house.yml").write_text("summary: our own house profile\nextends: throughput\n")
+    proc = run(tmp_path, inventory, "recommend", "-e", json.dumps({"hostperf_profile_paths": [str(mine)]}),
+               callback="json", result_format="json")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    said = task_results(proc.stdout, "Say which profile and why")[0]["localhost"]["msg"]
+    profile, _sep, reason = said.partition(": ")
+    assert profile in ("datacenter", "virtual-guest", "edge", "throughput") and reason
+    listing = task_results(proc.stdout, "List the profiles")[0]["localhost"]["msg"]
+    assert "house: our own house profile [by name only]" in listing and len(listing) == 6
+    proc = run(tmp_path, inventory, "plan", callback="json", result_format="json")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    with open(str(tmp_path / "out" / "plans" / ("localhost.%s.json" % profile))) as handle:
+        planned = json.load(handle)
+    assert planned["profile"] == profile and planned["request"]["label"] == profile
+    assert planned["notes"][0] == "profile auto chose %s, %s" % (profile, reason)
+    assert not (tmp_path / "journal").exists()
