@@ -139,7 +139,7 @@ def plan(facts, profile, overrides=None, profile_paths=None, host=None, selector
                             selectors=checked, owns_machine=bool(container_owns_machine), persist=bool(persist),
                             coexistence=coexistence)
     if chosen:
-        planned["notes"].insert(0, "profile auto chose %s, %s" % (profile, chosen["reason"]))
+        planned["notes"].insert(0, "profile auto chose %s for %s" % (profile, chosen["reason"]))
     return planned
 
 

@@ -100,7 +100,7 @@ def recommend(facts):
         answers.append({"profile": name, "matches": bool(found), "meaning": meaning, "evidence": found or []})
         if found and chosen is None:
             chosen = answers[-1]
-    reason = "%s: %s" % (chosen["meaning"], ", ".join(chosen["evidence"]))
+    reason = "%s (%s)" % (", ".join(chosen["evidence"]), chosen["meaning"])
     answers.extend({"profile": name, "matches": False, "meaning": why, "evidence": []}
                    for name, why in sorted(NEVER_AUTOMATIC.items()))
     return {"profile": chosen["profile"], "reason": reason, "evidence": chosen["evidence"], "rules": answers}

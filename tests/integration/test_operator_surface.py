@@ -238,5 +238,5 @@ def test_recommend_names_a_profile_with_its_evidence_and_auto_plans_it(tmp_path,
     with open(str(tmp_path / "out" / "plans" / ("localhost.%s.json" % profile))) as handle:
         planned = json.load(handle)
     assert planned["profile"] == profile and planned["request"]["label"] == profile
-    assert planned["notes"][0] == "profile auto chose %s, %s" % (profile, reason)
+    assert planned["notes"][0] == "profile auto chose %s for %s" % (profile, reason)
     assert not (tmp_path / "journal").exists()

@@ -37,7 +37,7 @@ def fixture_facts(tmp_path_factory):
 def test_each_fixture_host_gets_its_profile_with_the_evidence(fixture_facts, host):
     chosen = recommend(fixture_facts[host])
     assert (chosen["profile"], chosen["evidence"]) == EXPECTED[host]
-    assert chosen["reason"].endswith(", ".join(EXPECTED[host][1]))
+    assert chosen["reason"].startswith(", ".join(EXPECTED[host][1]) + " (")
     assert [rule["profile"] for rule in chosen["rules"]] == ["datacenter", "virtual-guest", "edge", "throughput",
                                                              "latency"]
     assert not any(rule["matches"] for rule in chosen["rules"] if rule["profile"] == "latency")
@@ -84,8 +84,8 @@ def test_profile_auto_plans_the_recommended_profile_and_says_why(fixture_facts):
     auto = plan_filter(facts, "auto", host="db-01")
     named = plan_filter(facts, "datacenter", host="db-01")
     assert auto["profile"] == "datacenter" and auto["settings"] == named["settings"]
-    assert auto["notes"][0] == "profile auto chose datacenter, a NUMA server with NVMe or fast NICs: 2 NUMA nodes, " \
-                               "4 nvme, ens1f1np1 at 100000 Mbit/s"
+    assert auto["notes"][0] == "profile auto chose datacenter for 2 NUMA nodes, 4 nvme, ens1f1np1 at 100000 Mbit/s " \
+                               "(a NUMA server with NVMe or fast NICs)"
     assert auto["notes"][1:] == named["notes"]
     overridden = plan_filter(facts, "auto", overrides={"sysctl:vm.swappiness": 7})
     assert overridden["settings"]["sysctl:vm.swappiness"] == 7
