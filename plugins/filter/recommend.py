@@ -14,10 +14,10 @@ author:
   - hostperf.tuning engineers (@hostperf)
 description:
   - Chooses, from the facts of M(hostperf.tuning.host_facts), the profile C(hostperf_profile=auto) plans. The first
-    rule whose evidence the facts show wins, C(datacenter) (2 or more NUMA nodes or sockets with NVMe or a NIC of
-    10 Gbit/s or more, or any NIC of 25 Gbit/s or more, also in a VM whose nodes and devices are passed through),
-    C(virtual-guest) (any other virtual machine), C(edge) (only rotational, eMMC, SD or removable disks, or at most
-    4 CPUs with at most 8 GiB of memory), else C(throughput).
+    rule whose evidence the facts show wins, C(datacenter) (2 or more NUMA nodes, or sockets on bare metal, with
+    NVMe or a NIC of 10 Gbit/s or more, or a NIC of 25 Gbit/s or more on bare metal; a VM qualifies by its NUMA
+    nodes only), C(virtual-guest) (any other virtual machine), C(edge) (at most 8 CPUs with only rotational, eMMC,
+    SD or removable disks, or at most 4 CPUs with at most 8 GiB of memory), else C(throughput).
   - C(latency) is never chosen; it trades throughput and power for tail latency, which only its owner can decide.
 options:
   _input:

@@ -24,8 +24,9 @@ description:
     profile, irqbalance running without the collection's policy script, a reboot since the transaction (told by
     the kernel's boot id, not by the clock) that lost a live-only value or read an edited persistence file,
     a device that is gone; otherwise C(unknown).
-  - Returns the repair as a request for M(hostperf.tuning.tune) (RV(repair), RV(repair_files)), so a repair is
-    a new journaled transaction that a rollback can undo. Settings someone else holds by a file line, or a daemon
+  - Returns the repair as requests for M(hostperf.tuning.tune) (RV(repair) and RV(repair_files) persisted,
+    RV(repair_live) with O(hostperf.tuning.tune#module:persist=false) for values that were set live only), so a
+    repair is a new journaled transaction that a rollback can undo and persists nothing that was not. Settings someone else holds by a file line, or a daemon
     under O(coexistence=refuse), are left out of it, since re-asserting them would be undone again.
   - Changes nothing. A transaction a killed run left unfinished makes the host drifted, and its settings
     C(unsettled), until M(hostperf.tuning.rollback) with C(target=interrupted) has run.
@@ -59,12 +60,19 @@ EXAMPLES = r"""
   hostperf.tuning.drift_info:
   register: hostperf_drift
 
-- name: Put back what drifted, as a new transaction
+- name: Put back what drifted and was persisted, as a new transaction
   hostperf.tuning.tune:
     settings: "{{ hostperf_drift.repair }}"
     reassert_files: "{{ hostperf_drift.repair_files }}"
     label: drift repair
-  when: hostperf_drift.repair or hostperf_drift.repair_files
+  when: hostperf_drift.repair | length > 0 or hostperf_drift.repair_files
+
+- name: Put back what drifted and was set live only, live only
+  hostperf.tuning.tune:
+    settings: "{{ hostperf_drift.repair_live }}"
+    persist: false
+    label: drift repair (live only)
+  when: hostperf_drift.repair_live | length > 0
 """
 
 RETURN = r"""
@@ -78,7 +86,10 @@ settings:
       C(persisted) (whether the next boot sets it), C(transaction) (the one that set it), C(status) (C(in_sync),
       C(drifted), C(gone) for a device that cannot be read, C(unsettled) for one an unfinished transaction
       touches), and for the others C(who) (a file path, C(tuned), C(bpftune), C(irqbalance), C(reboot), C(file),
-      C(device), C(journal) or C(unknown)) and C(cause), a sentence.
+      C(device), C(journal) or C(unknown)), C(cause), a sentence, and C(not_repaired), why a repair would not
+      hold, where it would not.
+    - C(live_only) says the managed value was set with O(hostperf.tuning.tune#module:persist=false) (or differs
+      from the one the next boot sets).
     - C(now) names the identity a boot gave the device since (an IRQ's new number).
   returned: always
   type: list
@@ -97,8 +108,13 @@ interrupted:
   type: list
   elements: str
 repair:
-  description: "{identity: value} that puts the repairable drifted settings back, as M(hostperf.tuning.tune)'s
-    O(hostperf.tuning.tune#module:settings)."
+  description: "{identity: value} that puts the repairable drifted persisted settings back, as
+    M(hostperf.tuning.tune)'s O(hostperf.tuning.tune#module:settings)."
+  returned: always
+  type: dict
+repair_live:
+  description: "{identity: value} of repairable drifted settings that were set live only, for
+    M(hostperf.tuning.tune) with O(hostperf.tuning.tune#module:persist=false)."
   returned: always
   type: dict
 repair_files:

@@ -50,8 +50,11 @@ class _ProfileLoader(yaml.SafeLoader):
 
 def read_profile_file(path):
     """The profile file's data, or ProfileError: at most 1 MiB of alias-free YAML."""
-    with open(path, "rb") as handle:
-        text = handle.read(MAX_PROFILE_BYTES + 1)
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read(MAX_PROFILE_BYTES + 1)
+    except OSError as exc:
+        raise ProfileError("profile %s: cannot be read: %s" % (path, exc.strerror or exc))
     if len(text) > MAX_PROFILE_BYTES:
         raise ProfileError("profile %s: larger than %d bytes" % (path, MAX_PROFILE_BYTES))
     try:
@@ -74,30 +77,38 @@ def profile_paths(extra=()):
 
 
 def available_profiles(extra=()):
-    names = set()
+    return sorted(_profile_files(extra))
+
+
+def _profile_files(extra=()):
+    """{name: path} of the first NAME.yml regular file each name finds; a directory that cannot be listed is
+    passed over, as the planner's search passes over a missing one."""
+    found = {}
     for directory in profile_paths(extra):
-        if os.path.isdir(directory):
-            names.update(entry[:-4] for entry in os.listdir(directory) if entry.endswith(".yml"))
-    return sorted(names)
+        try:
+            entries = sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+        except OSError:
+            continue
+        for entry in entries:
+            path = os.path.join(directory, entry)
+            if entry.endswith(".yml") and os.path.isfile(path):
+                found.setdefault(entry[:-4], path)
+    return found
 
 
 def profile_listing(extra=()):
     """[{name, summary, extends, path, automatic[, error]}] of every profile a name finds, for the operator."""
     automatic = set(name for name, _rule, _meaning in RULES)
     listing = []
-    for name in available_profiles(extra):
-        path = next(os.path.join(directory, name + ".yml") for directory in profile_paths(extra)
-                    if os.path.isfile(os.path.join(directory, name + ".yml")))
+    for name, path in sorted(_profile_files(extra).items()):
         entry = {"name": name, "path": path, "summary": None, "extends": None, "automatic": name in automatic}
-        if name == AUTOMATIC:
-            entry["error"] = "%s is the name that chooses a profile from the facts; this file is never read" % name
-        elif name in NEVER_AUTOMATIC:
+        if name in NEVER_AUTOMATIC:
             entry["automatic_note"] = NEVER_AUTOMATIC[name]
         try:
             entry["summary"] = load_profile(name, extra).get("summary")
-            entry["extends"] = (read_profile_file(path) or {}).get("extends")
+            entry["extends"] = read_profile_file(path).get("extends")
         except ProfileError as exc:
-            entry.setdefault("error", str(exc))
+            entry["error"] = str(exc)
         entry["line"] = "%s: %s%s" % (name, entry.get("error") or entry["summary"] or "(no summary)", "" if entry[
             "automatic"] else " [%s]" % entry.get("automatic_note", "by name only"))
         listing.append(entry)
@@ -108,6 +119,9 @@ def load_profile(name, extra=(), _seen=()):
     """The profile with every profile it extends merged in."""
     if not isinstance(name, str) or not _NAME.match(name):
         raise ProfileError("profile %r: not a profile name" % (name,))
+    if name == AUTOMATIC:
+        raise ProfileError("profile %s: not a file's name but the one that chooses a profile from the host's facts "
+                           "(a profile cannot extend it, and a file %s.yml is never read)" % (name, name))
     if name in _seen:
         raise ProfileError("profile %s: extends itself through %s" % (name, " -> ".join(_seen + (name,))))
     for directory in profile_paths(extra):

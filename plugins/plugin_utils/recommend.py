@@ -5,8 +5,8 @@
 
 The first rule whose evidence the facts show wins, in this order: a NUMA server with NVMe or fast NICs is a
 datacenter host even as a VM (its nodes and devices are passed through, as in the lab); any other guest leaves the
-clock, IRQs and rings to its hypervisor; a box with only slow disks or little of everything is an edge box; the
-rest gets the general throughput profile. latency is never chosen: it trades throughput and power for tail latency,
+clock, IRQs and rings to its hypervisor; a small box with only slow disks, or little of everything, is an edge
+box; the rest (a storage server full of HDDs among them) gets the general throughput profile. latency is never chosen: it trades throughput and power for tail latency,
 which only its owner can decide.
 """
 
@@ -19,6 +19,7 @@ DATACENTER_NIC_MBPS = 25000
 SLOW_DISKS = ("hdd", "emmc", "sdcard", "removable")
 FAST_DISKS = ("nvme", "ssd")
 SMALL_CPUS = 4
+EDGE_CPUS = 8  # more, with only slow disks, is a storage server, not an edge box
 SMALL_MEMORY_KB = 8 * 1024 * 1024
 NEVER_AUTOMATIC = {"latency": "chosen only by name: it trades throughput and power for tail latency"}
 
@@ -54,13 +55,15 @@ class Evidence:
 
 
 def _datacenter(evidence):
-    multi = max(evidence.nodes, evidence.sockets)
+    # a guest's sockets are the hypervisor's choice (OpenStack gives each vCPU one); its NUMA nodes are real
+    sockets = 0 if evidence.guest else evidence.sockets
     fast_nic = evidence.fastest[0] >= FAST_NIC_MBPS
-    if multi >= 2 and (evidence.count(("nvme",)) or fast_nic):
-        found = ["%d NUMA nodes" % evidence.nodes if evidence.nodes >= 2 else "%d sockets" % evidence.sockets]
+    if max(evidence.nodes, sockets) >= 2 and (evidence.count(("nvme",)) or fast_nic):
+        found = ["%d NUMA nodes" % evidence.nodes if evidence.nodes >= 2 else "%d sockets" % sockets]
         found.extend(filter(None, [evidence.disks_text(("nvme",)), evidence.nic_text() if fast_nic else None]))
         return found
-    if evidence.fastest[0] >= DATACENTER_NIC_MBPS:
+    # a virtual NIC's speed is what the hypervisor says (Azure's netvsc: 50 Gbit/s), not a datacenter port
+    if evidence.fastest[0] >= DATACENTER_NIC_MBPS and not evidence.guest:
         return [evidence.nic_text()]
     return None
 
@@ -71,22 +74,22 @@ def _virtual_guest(evidence):
 
 def _edge(evidence):
     slow, fast = evidence.count(SLOW_DISKS), evidence.count(FAST_DISKS)
-    if slow and not fast:
-        return ["only slow disks (%s)" % evidence.disks_text(SLOW_DISKS)]
+    if slow and not fast and evidence.cpus <= EDGE_CPUS:
+        return ["only slow disks (%s)" % evidence.disks_text(SLOW_DISKS), "%d CPUs" % evidence.cpus]
     if evidence.cpus and evidence.cpus <= SMALL_CPUS and evidence.memory_kb and evidence.memory_kb <= SMALL_MEMORY_KB:
         return ["%d CPUs" % evidence.cpus, "%.1f GiB of memory" % (evidence.memory_kb / 1048576.0)]
     return None
 
 
 def _throughput(evidence):
-    found = [evidence.disks_text(FAST_DISKS) or "no slow disks only", "%d CPUs" % evidence.cpus]
-    return found + ([evidence.nic_text()] if evidence.nic_text() else [])
+    disks = evidence.disks_text(sorted(name for name in evidence.disks if name)) or "no disks"
+    return [disks, "%d CPUs" % evidence.cpus] + ([evidence.nic_text()] if evidence.nic_text() else [])
 
 
 RULES = (
     ("datacenter", _datacenter, "a NUMA server with NVMe or fast NICs"),
     ("virtual-guest", _virtual_guest, "a virtual machine without a NUMA server's devices"),
-    ("edge", _edge, "a small box or one with slow disks only"),
+    ("edge", _edge, "a small box, or a box of at most 8 CPUs with slow disks only"),
     ("throughput", _throughput, "a server that is none of the above"),
 )
 

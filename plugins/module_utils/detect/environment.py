@@ -131,6 +131,8 @@ def irqbalance_policy_script(tree):
                     return argument[len("--policyscript="):]
                 if argument in ("--policyscript", "-l") and position + 1 < len(argv):
                     return argv[position + 1]
+                if argument.startswith("-l") and not argument.startswith("--"):
+                    return argument[2:]
             return None
     return None
 

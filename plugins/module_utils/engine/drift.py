@@ -17,32 +17,39 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal imp
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine, _owner, _reason
 from ansible_collections.hostperf.tuning.plugins.module_utils.host import files
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.irq import HELPER_PATH
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.irq import HELPER_PATH, IRQBALANCE_DROPIN
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import knob_for, where_persisted
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.coexistence import Coexistence, host_claim_facts
 
 IN_SYNC, DRIFTED, GONE, UNSETTLED = "in_sync", "drifted", "gone", "unsettled"
 
 
+def _key(identity, where):
+    """One managed object: an IRQ by its name (a boot renumbers it), anything else by its identity."""
+    return (identity.split(":", 1)[0], where) if where is not None else identity
+
+
 def managed_settings(records, state):
-    """{identity: {value, where, transaction, boot, persisted}}: what each managed identity holds live by the
+    """{key: {identity, value, where, transaction, boot, persisted}}: what each managed object holds live by the
     journal, the newest committed transaction that set it (a live-only one included), else the state (its
-    transaction forgotten); persisted is the value the next boot sets, or None."""
+    transaction forgotten); persisted is the value the next boot sets, or None. A value a later transaction of
+    ours reset as a side effect (nr_requests by a scheduler switch) is the kernel's since, not managed."""
     managed = {}
     for record in records:
         if record["state"] != COMMITTED:
             continue
         for setting in record["settings"]:
-            if setting["after"] is None:  # a coupled value, journaled only to be put back
+            key = _key(setting["identity"], setting.get("where"))
+            if setting["after"] is None:
+                managed.pop(key, None)
                 continue
-            managed[setting["identity"]] = {"value": setting["after"], "where": setting.get("where"),
-                                            "transaction": record["id"], "boot": record.get("boot"),
-                                            "persisted": None}
+            managed[key] = {"identity": setting["identity"], "value": setting["after"], "where": setting.get("where"),
+                            "transaction": record["id"], "boot": record.get("boot"), "persisted": None}
     for identity, entry in state.items():
-        item = managed.setdefault(identity, {"value": entry["value"], "where": None, "transaction": None,
-                                             "boot": None, "persisted": None})
+        where = where_persisted(identity, entry)
+        item = managed.setdefault(_key(identity, where), {"identity": identity, "value": entry["value"], "where": where,
+                                                          "transaction": None, "boot": None, "persisted": None})
         item["persisted"] = entry["value"]
-        item["where"] = item["where"] or where_persisted(identity, entry)
     return managed
 
 
@@ -61,25 +68,31 @@ class DriftReport:
         unfinished = [record for record in records if record["state"] in UNFINISHED]
         unsettled = dict((setting["identity"], record) for record in unfinished for setting in record["settings"])
         facts = host_claim_facts(self.tree)
-        environment = facts["environment"]
-        claims = Coexistence(facts, True, self.mode)
-        drifted_files = self._files(state)
-        settings, repair = [], {}
-        for identity, item in sorted(managed_settings(records, state).items()):
-            entry = self._judge(identity, item, unsettled.get(identity), claims, environment, drifted_files)
+        self.environment = facts["environment"]
+        # who may have changed it: since a boot, what a boot runs counts; before one, only what runs now
+        self.booted_claims = Coexistence(facts, True, self.mode)
+        self.running_claims = Coexistence(facts, True, self.mode, booted=False)
+        # what a repair meets in tune, persisted or live only
+        self.live_claims = Coexistence(facts, False, self.mode)
+        self.drifted_files = self._files(state)
+        settings, repair, repair_live = [], {}, {}
+        for _key_, item in sorted(managed_settings(records, state).items(), key=lambda pair: pair[1]["identity"]):
+            entry = self._judge(item, unsettled.get(item["identity"]))
             settings.append(entry)
-            if entry.get("repair"):
-                repair[entry.pop("repair")] = item["value"]
+            target = entry.pop("repair", None)
+            if target:
+                (repair_live if entry["live_only"] else repair)[target] = item["value"]
         drifted = [entry for entry in settings if entry["status"] != IN_SYNC]
         return {
-            "drifted": bool(drifted or drifted_files or unfinished),
+            "drifted": bool(drifted or self.drifted_files or unfinished),
             "settings": settings,
-            "files": drifted_files,
+            "files": self.drifted_files,
             "interrupted": ["%s (%s)" % (record["id"], record["state"]) for record in unfinished],
-            "repair": repair,
-            "repair_files": bool(drifted_files) and not unfinished,
+            "repair": {} if unfinished else repair,
+            "repair_live": {} if unfinished else repair_live,
+            "repair_files": bool(self.drifted_files) and not unfinished,
             "boot": self.boot,
-            "summary": self._summary(settings, drifted_files, unfinished),
+            "summary": self._summary(settings, self.drifted_files, unfinished),
         }
 
     def _files(self, state):
@@ -111,11 +124,13 @@ class DriftReport:
             drifted.append({"path": path, "status": status, "cause": cause})
         return drifted
 
-    def _judge(self, identity, item, unsettled, claims, environment, drifted_files):
-        entry = {"identity": identity, "managed": item["value"], "persisted": item["persisted"] is not None,
+    def _judge(self, item, unsettled):
+        identity = item["identity"]
+        live_only = item["persisted"] is None
+        entry = {"identity": identity, "managed": item["value"], "persisted": not live_only,
                  "transaction": item["transaction"]}
         if unsettled is not None:
-            entry.update(status=UNSETTLED, live=None, who="journal",
+            entry.update(status=UNSETTLED, live=None, who="journal", live_only=live_only,
                          cause="transaction %s is %s: roll it back (rollback target=interrupted) before judging"
                                % (unsettled["id"], unsettled["state"]))
             return entry
@@ -123,51 +138,63 @@ class DriftReport:
             knob = knob_for(self.tree, identity).relocated(item["where"])
             live = knob.read()
         except (KnobError, OSError) as exc:
-            entry.update(status=GONE, live=None, who="device", cause="cannot be read: %s" % _reason(exc))
+            entry.update(status=GONE, live=None, who="device", live_only=live_only,
+                         cause="cannot be read: %s" % _reason(exc))
             return entry
-        entry["live"] = live
+        live_only = live_only or not knob.equal(item["persisted"], item["value"])
+        entry.update(live=live, persisted=not live_only, live_only=live_only)
         if knob.identity != identity:
             entry["now"] = knob.identity  # a boot gave the device another number
         if knob.equal(live, item["value"]):
             entry["status"] = IN_SYNC
             return entry
-        entry["status"] = DRIFTED
-        who, cause, repairable = self._cause(knob, item, claims, environment, drifted_files)
-        entry.update(who=who, cause=cause)
-        if repairable:
+        rebooted = item["boot"] is not None and self.boot is not None and item["boot"] != self.boot
+        who, cause = self._cause(knob, item, rebooted, live_only)
+        blocked = self._blocked(knob, item["value"], live_only, who)
+        entry.update(status=DRIFTED, who=who, cause=cause)
+        if blocked:
+            entry["not_repaired"] = blocked
+        else:
             entry["repair"] = knob.identity
         return entry
 
-    def _cause(self, knob, item, claims, environment, drifted_files):
-        """(who, why, whether re-asserting it through tune can hold)."""
+    def _cause(self, knob, item, rebooted, live_only):
+        """(who, why): the likeliest actor the host shows."""
+        claims = self.booted_claims if rebooted else self.running_claims
         claimed = claims.claims(knob.identity, item["value"])
         if claimed:
-            claim = claimed[0]
-            return claim.who, claim.why, claim.takeable and claims.take
-        irqbalance = environment.get("irqbalance") or {}
+            return claimed[0].who, claimed[0].why
+        irqbalance = self.environment.get("irqbalance") or {}
         if knob.kind == "irq" and irqbalance.get("running") and irqbalance.get("policy_script") != HELPER_PATH:
             return "irqbalance", ("irqbalance runs without the collection's policy script (%s), so it moves "
-                                  "the IRQs it discovers; restart it with the drop-in in place"
-                                  % (irqbalance.get("policy_script") or "none")), True
-        rebooted = item["boot"] is not None and self.boot is not None and item["boot"] != self.boot
+                                  "the IRQs it discovers" % (irqbalance.get("policy_script") or "none"))
+        since = "transaction %s" % item["transaction"] if item["transaction"] else "it was set"
         if rebooted and item["persisted"] is None:
-            return "reboot", "a reboot since transaction %s lost it: it was set live only (persist: false)" \
-                % item["transaction"], True
-        if rebooted and not knob.equal(item["persisted"], item["value"]):
-            return "reboot", "a reboot since transaction %s set the persisted value %r: the newer one was " \
-                             "set live only" % (item["transaction"], item["persisted"]), True
-        edited = ["%s (%s)" % (entry["path"], entry["status"]) for entry in drifted_files
+            return "reboot", "a reboot since %s lost it: it was set live only (persist: false)" % since
+        if rebooted and live_only:
+            return "reboot", "a reboot since %s set the persisted value %r: the newer one was set live only" % (
+                since, item["persisted"])
+        edited = ["%s (%s)" % (entry["path"], entry["status"]) for entry in self.drifted_files
                   if knob.persistence.owns(entry["path"])]
         if edited:
             return "file", "its persistence file changed: %s%s" % (
-                ", ".join(edited), ", and a reboot since read it" if rebooted else ""), True
+                ", ".join(edited), ", and a reboot since read it" if rebooted else "")
         if rebooted:
-            return "reboot", ("the boot since transaction %s did not set it, though its persistence file holds "
-                              "it (a failed unit or udev rule, or something that ran later)"
-                              % item["transaction"]), True
-        return "unknown", "changed live since %s by something outside this collection (no claim on it " \
-                          "was found)" % ("transaction %s" % item["transaction"] if item["transaction"]
-                                          else "it was set"), True
+            return "reboot", ("the boot since %s did not set it, though its persistence file holds it (a failed "
+                              "unit or udev rule, or something that ran later)" % since)
+        return "unknown", "changed live since %s by something outside this collection (no claim on it was " \
+                          "found)" % since
+
+    def _blocked(self, knob, value, live_only, who):
+        """Why re-asserting it through tune would fail or not hold, or None."""
+        if who == "irqbalance" and not any(entry["path"] == IRQBALANCE_DROPIN for entry in self.drifted_files):
+            return ("irqbalance would move it again: restart irqbalance (systemctl restart irqbalance) so it "
+                    "starts with the collection's drop-in, then repair")
+        claims = self.live_claims if live_only else self.booted_claims
+        blocking = [claim for claim in claims.claims(knob.identity, value) if claims.blocks(claim)]
+        if blocking:
+            return "a repair would be refused or undone: %s" % blocking[0].why
+        return None
 
     @staticmethod
     def _summary(settings, drifted_files, unfinished):
@@ -175,7 +202,8 @@ class DriftReport:
         for entry in settings:
             if entry["status"] == IN_SYNC:
                 continue
-            lines.append("%s: %s %r, live %r, by %s: %s" % (
-                entry["identity"], "managed", entry["managed"], entry["live"], entry["who"], entry["cause"]))
+            lines.append("%s: managed %r, live %r, by %s: %s%s" % (
+                entry["identity"], entry["managed"], entry["live"], entry["who"], entry["cause"],
+                "; not repaired: %s" % entry["not_repaired"] if entry.get("not_repaired") else ""))
         lines.extend("%s: %s, %s" % (entry["path"], entry["status"], entry["cause"]) for entry in drifted_files)
         return lines

@@ -126,9 +126,11 @@ class Engine:
         state = self.journal.load_state()
         new_state = dict(state)
         if persist:
+            new_state = _numbered_now(self.tree, new_state, set(knob.kind for knob, _value in settings))
+            for change in changes:
+                if change.get("side_effect"):  # this change resets it (a scheduler switch): the kernel's now
+                    new_state.pop(change["identity"], None)
             for knob, value in settings:
-                for renumbered in _renumbered(knob, new_state):
-                    del new_state[renumbered]
                 new_state[knob.identity] = {"value": value, "data": knob.persist_data()}
         planned_files = {}
         if new_state != state or reassert_files:
@@ -515,13 +517,21 @@ def located(tree, setting):
     return knob_for(tree, setting["identity"]).relocated(setting.get("where"))
 
 
-def _renumbered(knob, state):
-    """Identities of state entries for the object knob is now (an IRQ a boot gave another number): superseded."""
-    where = knob.whereabouts()
-    if where is None:
-        return []
-    return [identity for identity, entry in state.items() if identity != knob.identity
-            and identity.split(":", 1)[0] == knob.kind and where_persisted(identity, entry) == where]
+def _numbered_now(tree, state, kinds):
+    """state keyed by the numbers its objects have now (IRQs a boot renumbered, found by name), for the kinds a
+    request persists: an entry placed again must replace its own old entry, never another IRQ's that a boot gave
+    the number it had. An entry whose IRQ is gone keeps its number unless a found one has it now (then nothing
+    names it any more; the transaction's snapshot of the state still does)."""
+    kept, found = {}, {}
+    for identity, entry in state.items():
+        where = where_persisted(identity, entry) if identity.split(":", 1)[0] in kinds else None
+        try:
+            now = knob_for(tree, identity).relocated(where).identity if where is not None else None
+        except KnobError:
+            now = None
+        (found if now else kept)[now or identity] = entry
+    kept.update(found)
+    return kept
 
 
 def _journaled(change):

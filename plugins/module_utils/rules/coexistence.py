@@ -72,9 +72,11 @@ class Coexistence:
     kernel.sysctl_conf).
 
     released: settings the request holds besides; a daemon it already stops and disables claims nothing.
+    booted: whether a boot is to be reckoned with; without, a daemon only enabled claims nothing (drift_info asks so
+    about a change made since the last boot).
     """
 
-    def __init__(self, facts, persist=True, mode="refuse", released=None):
+    def __init__(self, facts, persist=True, mode="refuse", released=None, booted=True):
         self.environment = facts.get("environment") or {}
         kernel = facts.get("kernel") or {}
         self.after = kernel.get("sysctl_set_after_ours") or {}
@@ -82,7 +84,7 @@ class Coexistence:
         self.persist, self.take = persist, mode == "take"
         # a unit enabled where systemd is not init (a container image, a sandbox) never starts, and one that only
         # starts at the next boot undoes nothing of a run that persists nothing
-        self.boots = self.environment.get("init") == "systemd" and persist
+        self.boots = self.environment.get("init") == "systemd" and persist and booted
         tuned = self.environment.get("tuned") or {}
         self.tuned = self._daemon("tuned", tuned, "tuned (%s, profile %s) sets these when it starts" % (
             "running" if tuned.get("running") else "enabled", tuned.get("profile")), released)

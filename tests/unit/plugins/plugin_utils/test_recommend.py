@@ -16,7 +16,7 @@ from ansible_collections.hostperf.tuning.plugins.plugin_utils.recommend import r
 EXPECTED = {
     "dc-2socket": ("datacenter", ["2 NUMA nodes", "4 nvme", "ens1f1np1 at 100000 Mbit/s"]),
     "lab-datacenter-vm": ("datacenter", ["2 NUMA nodes", "1 nvme"]),
-    "edge-box": ("edge", ["only slow disks (1 hdd, 1 emmc)"]),
+    "edge-box": ("edge", ["only slow disks (1 hdd, 1 emmc)", "4 CPUs"]),
     "cloud-vm": ("virtual-guest", ["a kvm guest"]),
     "sandbox-firecracker": ("virtual-guest", ["a kvm guest"]),
 }
@@ -74,6 +74,22 @@ def test_the_rules_at_their_edges(fixture_facts):
     assert recommend(in_a_cpuset)["evidence"] == ["2 CPUs", "4.0 GiB of memory"], "the cpuset's CPUs, not the 64"
 
 
+def test_what_a_review_found_surprising(fixture_facts):
+    """A storage server full of HDDs, a cloud VM whose virtual NIC says 50 Gbit/s, a guest with vCPUs as sockets."""
+    dc = fixture_facts["dc-2socket"]
+    hdds = dict(("sd%s" % chr(97 + index), {"class": "hdd"}) for index in range(24))
+    storage = _edited(dc, block=hdds, nics={"eno1": dc["nics"]["eno1"]})
+    assert recommend(storage)["profile"] == "throughput" and recommend(storage)["evidence"][0] == "24 hdd"
+    one_hdd = _edited(dc, block={"sda": {"class": "hdd"}}, nics={}, numa__nodes=dc["numa"]["nodes"][:1])
+    assert recommend(one_hdd)["profile"] == "throughput", "64 CPUs and a disk are no edge box"
+    cloud = fixture_facts["cloud-vm"]
+    netvsc = _edited(cloud, nics={"eth0": dict(cloud["nics"]["eth0"], speed_mbps=50000)})
+    assert recommend(netvsc)["profile"] == "virtual-guest"
+    nova = _edited(cloud, cpu__sockets=4, block=dict(cloud["block"], nvme0n1={"class": "nvme"}))
+    assert recommend(nova)["profile"] == "virtual-guest", "a guest's sockets are the hypervisor's choice"
+    assert recommend(fixture_facts["lab-datacenter-vm"])["profile"] == "datacenter", "its 2 nodes are real"
+
+
 def test_recommend_wants_host_facts():
     with pytest.raises(AnsibleFilterError, match="hostperf facts"):
         recommend_filter({"cpu": {}})
@@ -101,7 +117,19 @@ def test_the_listing_names_every_profile_and_which_auto_may_choose(tmp_path):
     assert listing["mine"]["extends"] == "throughput" and listing["mine"]["path"] == str(tmp_path / "mine.yml")
     assert listing["mine"]["line"] == "mine: my own [by name only]"
     assert "sysctl" in listing["broken"]["error"] and listing["broken"]["line"].startswith("broken: profile broken")
-    assert "never read" in listing["auto"]["error"]
+    assert "never read" in listing["auto"]["error"] and listing["auto"]["summary"] is None
     assert listing["latency"]["automatic"] is False and "tail latency" in listing["latency"]["line"]
     assert all(listing[name]["automatic"] for name in ("datacenter", "edge", "throughput", "virtual-guest"))
     assert listing["edge"]["summary"].startswith("WAN-facing small boxes")
+
+
+def test_the_listing_passes_over_what_is_no_profile_file_and_auto_cannot_be_extended(tmp_path):
+    (tmp_path / "dir.yml").mkdir()
+    (tmp_path / "dangling.yml").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "child.yml").write_text("extends: auto\n")
+    (tmp_path / "nested").mkdir()
+    listing = dict((entry["name"], entry) for entry in profile_listing([str(tmp_path), str(tmp_path / "missing")]))
+    assert "dir" not in listing and "dangling" not in listing
+    assert "chooses a profile from the host's facts" in listing["child"]["error"]
+    with pytest.raises(AnsibleFilterError, match="cannot extend it"):
+        plan_filter({"schema": 1}, "child", profile_paths=[str(tmp_path)])

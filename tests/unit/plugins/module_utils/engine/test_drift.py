@@ -46,8 +46,18 @@ def reboot(root, keep=()):
 
 
 def repair(tree, journal, result):
-    return tune(tree, journal, {"settings": result["repair"], "reassert_files": result["repair_files"],
+    """What roles/drift does: the persisted values (and files), then the live-only ones, each a transaction."""
+    done = tune(tree, journal, {"settings": result["repair"], "reassert_files": result["repair_files"],
                                 "label": "drift repair"})
+    if result["repair_live"]:
+        tune(tree, journal, {"settings": result["repair_live"], "persist": False, "label": "drift repair (live)"})
+    return done
+
+
+def _irqbalance(root, argv, pid=812):
+    """The fixture's irqbalance (pid 812) with this command line."""
+    write_file(root, "/proc/%d/comm" % pid, "irqbalance\n")
+    write_file(root, "/proc/%d/cmdline" % pid, "\0".join(argv) + "\0")
 
 
 def test_a_host_as_tuned_is_in_sync_and_each_record_knows_its_boot(host):
@@ -155,15 +165,11 @@ def test_a_check_mode_reassert_shows_the_file_and_writes_nothing(host):
     assert tune(tree, journal, {"settings": {}}, check_mode=True)["files"] == [], "only a reassert rewrites it"
 
 
-def _irqbalance(root, argv, pid=812):
-    write_file(root, "/proc/%d/comm" % pid, "irqbalance\n")
-    write_file(root, "/proc/%d/cmdline" % pid, "\0".join(argv) + "\0")
-
-
 @pytest.mark.parametrize("argv, who", [
     (["/usr/sbin/irqbalance", "--foreground"], "irqbalance"),
     (["/usr/sbin/irqbalance", "--foreground", "--policyscript=" + HELPER_PATH], "unknown"),
     (["/usr/sbin/irqbalance", "-l", HELPER_PATH], "unknown"),
+    (["/usr/sbin/irqbalance", "-l" + HELPER_PATH], "unknown"),
 ])
 def test_a_moved_irq_names_irqbalance_unless_it_runs_with_our_policy_script(host, argv, who):
     tree, journal, root = host
@@ -182,6 +188,7 @@ def test_an_irq_a_boot_renumbered_is_found_by_name_and_repaired_under_its_new_nu
     tune(tree, journal, {"settings": {"irq:%d" % ours: "0", "irq:%d" % theirs: "1"}})
     swap_names(tree, ours, theirs)
     reboot(root, {"/proc/irq/%d/smp_affinity_list" % theirs: "0", "/proc/irq/%d/smp_affinity_list" % ours: "7"})
+    _irqbalance(root, ["/usr/sbin/irqbalance", "--policyscript=" + HELPER_PATH])  # as the drop-in starts it
     result = by_identity(report(tree, journal))
     assert result["irq:%d" % ours]["status"] == "in_sync" and result["irq:%d" % ours]["now"] == "irq:%d" % theirs
     entry = result["irq:%d" % theirs]
@@ -191,7 +198,9 @@ def test_an_irq_a_boot_renumbered_is_found_by_name_and_repaired_under_its_new_nu
     repair(tree, journal, full)
     config = open(root + CONFIG_PATH).read()
     assert config.count("eno1-TxRx-1") == 1 and "1\teno1-TxRx-1" in config, config
-    assert report(tree, journal)["drifted"] is False
+    assert "0\teno1-TxRx-0" in config, "the IRQ in sync under the other's old number stays placed at boot"
+    again = report(tree, journal)
+    assert again["drifted"] is False and len(again["settings"]) == 2
 
 
 def test_an_unfinished_transaction_makes_its_settings_unsettled_and_offers_no_repair(host):
@@ -252,3 +261,71 @@ def test_a_record_with_a_boot_of_the_wrong_type_is_refused(host):
         json.dump(record, handle)
     with pytest.raises(JournalError, match="boot"):
         report(tree, journal)
+
+
+def test_irqbalance_running_without_the_ban_is_not_repaired_until_it_restarts(host):
+    tree, journal, root = host
+    irq = irqs_named(tree, "eno1-TxRx-0")["eno1-TxRx-0"]
+    tune(tree, journal, {"settings": {"irq:%d" % irq: "0"}})
+    _irqbalance(root, ["/usr/sbin/irqbalance", "--foreground"])
+    write_file(root, "/proc/irq/%d/smp_affinity_list" % irq, "5\n")
+    result = report(tree, journal)
+    entry = by_identity(result)["irq:%d" % irq]
+    assert result["repair"] == {} and "restart irqbalance" in entry["not_repaired"]
+    assert any("not repaired: irqbalance would move it again" in line for line in result["summary"])
+
+
+def test_a_live_only_value_is_repaired_live_only(host):
+    tree, journal, root = host
+    tune(tree, journal, REQUEST)
+    tune(tree, journal, {"settings": {"sysctl:net.core.somaxconn": 16384}, "persist": False})
+    reboot(root, {SOMAXCONN: "8192", "/proc/sys/vm/swappiness": "10"})  # the boot set the persisted value
+    result = report(tree, journal)
+    assert result["repair"] == {} and result["repair_live"] == {"sysctl:net.core.somaxconn": "16384"}
+    before = open(root + SYSCTL_FILE).read()
+    repair(tree, journal, result)
+    assert tree.read(SOMAXCONN) == "16384" and open(root + SYSCTL_FILE).read() == before, "8192 stays persisted"
+    assert report(tree, journal)["drifted"] is False
+
+
+def test_a_live_only_repair_on_a_host_with_nothing_persisted_writes_no_file(host):
+    tree, journal, root = host
+    tune(tree, journal, {"settings": {"sysctl:net.core.somaxconn": 16384}, "persist": False})
+    write_file(root, SOMAXCONN, "100\n")
+    repair(tree, journal, report(tree, journal))
+    assert tree.read(SOMAXCONN) == "16384" and not os.path.exists(root + SYSCTL_FILE)
+    assert not os.path.exists(root + journal.state_path)
+
+
+@pytest.mark.parametrize("first, second, reset", [
+    ({"block:sda:scheduler": "mq-deadline", "block:sda:nr_requests": 32}, {"block:sda:scheduler": "bfq"},
+     "block:sda:nr_requests"),
+    ({"block:sda:scheduler": "mq-deadline", "block:sda:iosched/fifo_batch": 8}, {"block:sda:scheduler": "bfq"},
+     "block:sda:iosched/fifo_batch"),
+])
+def test_a_value_our_own_later_switch_reset_is_the_kernels_not_drift_and_not_persisted(host, first, second, reset):
+    from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import UDEV_RULES_FILE
+    tree, journal, root = host
+    tune(tree, journal, {"settings": first})
+    tune(tree, journal, {"settings": second})
+    result = report(tree, journal)
+    assert result["drifted"] is False and reset not in by_identity(result), result["summary"]
+    assert reset not in journal.load_state(), "the boot would set it under the new scheduler"
+    assert reset.rsplit(":", 1)[1] not in open(root + UDEV_RULES_FILE).read()
+    Engine(tree, journal).rollback("last")
+    assert by_identity(report(tree, journal))[reset]["status"] == "in_sync"
+
+
+def test_an_enabled_tuned_is_not_blamed_for_a_change_since_the_last_boot(host):
+    tree, journal, root = host
+    tune(tree, journal, {"settings": {"sysctl:vm.dirty_ratio": 5}})
+    os.makedirs(root + "/run/systemd/system", exist_ok=True)
+    write_file(root, "/etc/tuned/active_profile", "throughput-performance\n")
+    os.makedirs(root + "/etc/systemd/system/multi-user.target.wants", exist_ok=True)
+    os.symlink("/usr/lib/systemd/system/tuned.service", root + "/etc/systemd/system/multi-user.target.wants/tuned.service")
+    write_file(root, "/proc/sys/vm/dirty_ratio", "33\n")
+    entry = by_identity(report(tree, journal))["sysctl:vm.dirty_ratio"]
+    assert entry["who"] == "unknown", "tuned is not running: it changed nothing since the boot"
+    assert "tuned" in entry["not_repaired"], "but a persisted repair meets it at tune, which refuses"
+    reboot(root, {})
+    assert by_identity(report(tree, journal))["sysctl:vm.dirty_ratio"]["who"] == "tuned"
