@@ -6,8 +6,8 @@
 The first rule whose evidence the facts show wins, in this order: a NUMA server with NVMe or fast NICs is a
 datacenter host even as a VM (its nodes and devices are passed through, as in the lab); any other guest leaves the
 clock, IRQs and rings to its hypervisor; a small box with only slow disks, or little of everything, is an edge
-box; the rest (a storage server full of HDDs among them) gets the general throughput profile. latency is never chosen: it trades throughput and power for tail latency,
-which only its owner can decide.
+box; the rest (a storage server full of HDDs among them) gets the general throughput profile. latency is never
+chosen: it trades throughput and power for tail latency, which only its owner can decide.
 """
 
 from __future__ import absolute_import, division, print_function

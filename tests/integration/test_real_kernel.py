@@ -264,6 +264,29 @@ def test_veth_rings_are_refused_before_any_change(tmp_path, veth):
     assert in_netns(netns, "cat", "/sys/class/net/%s/mtu" % name).strip() == "1500"
 
 
+NODE0_POOL = "/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages"
+
+
+@pytest.fixture
+def node0_pool():
+    if not os.path.exists(NODE0_POOL):
+        pytest.fail("this kernel has no per-node 2 MiB huge page pool (%s)" % NODE0_POOL)
+    yield from _kept(NODE0_POOL)
+
+
+def test_huge_pages_reserved_on_a_node_persisted_and_put_back(tmp_path, node0_pool):
+    """Two 2 MiB pages on node 0 (4 MiB of this machine's memory, for the seconds the test runs)."""
+    path, saved = node0_pool
+    target = str(int(saved) + 2)
+    run(tmp_path, {
+        "hostperf_it_tune": {"settings": {"hugepages:node0:2048kB": target}},
+        "hostperf_it_live": {path: target},
+        "hostperf_it_files": ["/etc/tmpfiles.d/hostperf-tuning-hugepages.conf"],
+        "hostperf_it_journal": str(tmp_path / "journal"),
+    })
+    assert read(path) == saved
+
+
 def _somaxconn(netns):
     return in_netns(netns, "cat", "/proc/sys/net/core/somaxconn").strip()
 
