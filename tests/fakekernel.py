@@ -163,6 +163,8 @@ class FakeKernelTree(HostTree):
             if value not in available:
                 raise _refused(path, errno.ENOENT)
             text = value
+        elif path.endswith("/power/pm_qos_resume_latency_us") and value == "n/a":
+            text = value  # the kernel's word for "no latency at all"
         elif _INTEGERS.match(current) and not path.endswith(("_cpus", "_list")):  # CPU masks and lists
             if not _INTEGERS.match(value.strip()):
                 raise _refused(path, errno.EINVAL)

@@ -294,6 +294,28 @@ def test_huge_pages_reserved_on_a_node_persisted_and_put_back(tmp_path, node0_po
     assert read(path) == saved
 
 
+CPU1_RESUME_LATENCY = "/sys/devices/system/cpu/cpu1/power/pm_qos_resume_latency_us"
+
+
+@pytest.fixture
+def cpu1_resume_latency():
+    if not os.path.exists(CPU1_RESUME_LATENCY):
+        pytest.fail("this kernel has no per-CPU PM QoS resume latency (%s)" % CPU1_RESUME_LATENCY)
+    yield from _kept(CPU1_RESUME_LATENCY)
+
+
+def test_a_cpus_wakeup_latency_is_set_persisted_and_put_back(tmp_path, cpu1_resume_latency):
+    path, saved = cpu1_resume_latency
+    target = "3" if saved != "3" else "5"
+    run(tmp_path, {
+        "hostperf_it_tune": {"settings": {"cpu:1:pm_qos_resume_latency_us": target}},
+        "hostperf_it_live": {path: target},
+        "hostperf_it_files": ["/etc/tmpfiles.d/hostperf-tuning-cpu.conf"],
+        "hostperf_it_journal": str(tmp_path / "journal"),
+    })
+    assert read(path) == saved
+
+
 def _somaxconn(netns):
     return in_netns(netns, "cat", "/proc/sys/net/core/somaxconn").strip()
 

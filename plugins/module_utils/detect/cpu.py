@@ -112,6 +112,31 @@ def _cpuinfo(tree):
     return info
 
 
+def _idle(tree, online):
+    """The first online CPU's idle states ({state, name, latency_us, disabled}) and every online CPU's PM QoS
+    resume latency, as one value when they agree ({"0": "0-63"} otherwise: value to CPUs)."""
+    first = online[0] if online else 0
+    states = []
+    for entry in sorted(tree.listdir("%s/cpu%d/cpuidle" % (CPU_DIR, first)),
+                        key=lambda name: int(name[5:]) if name[5:].isdigit() else -1):
+        if entry.startswith("state") and entry[5:].isdigit():
+            path = "%s/cpu%d/cpuidle/%s" % (CPU_DIR, first, entry)
+            states.append({"state": int(entry[5:]), "name": tree.read(path + "/name"),
+                           "latency_us": tree.read_int(path + "/latency"),
+                           "disabled": tree.read(path + "/disable") == "1"})
+    latencies = {}
+    for cpu in online:
+        value = tree.read("%s/cpu%d/power/pm_qos_resume_latency_us" % (CPU_DIR, cpu))
+        if value is not None:
+            latencies.setdefault(value.strip(), []).append(cpu)
+    resume = None
+    if len(latencies) == 1:
+        resume = list(latencies)[0]
+    elif latencies:
+        resume = dict((value, format_cpulist(cpus)) for value, cpus in sorted(latencies.items()))
+    return states, resume
+
+
 def _cpufreq(tree):
     base = CPU_DIR + "/cpufreq"
     policies = [name for name in tree.listdir(base) if name.startswith("policy")]
@@ -168,6 +193,7 @@ def detect_cpu(tree):
     threads = max((len(group) for group in sibling_groups), default=1)
     cpuset, allowed_source = allowed_cpus(tree)
     allowed = [cpu for cpu in online if cpu in set(cpuset or online)]
+    idle_states, resume_latency = _idle(tree, online)
     if cpuset and online and not allowed:
         tree.problem(allowed_source, "the cpuset allows CPUs %s, none of them online (%s)"
                      % (format_cpulist(cpuset), format_cpulist(online)))
@@ -198,6 +224,8 @@ def detect_cpu(tree):
         "irqaffinity": format_cpulist(_cmdline_cpus(tree, params, "irqaffinity")),
         "cpufreq": _cpufreq(tree),
         "idle_driver": tree.read(CPU_DIR + "/cpuidle/current_driver"),
+        "idle_states": idle_states,
+        "resume_latency_us": resume_latency,
         "idle_governor": tree.read(CPU_DIR + "/cpuidle/current_governor")
         or tree.read(CPU_DIR + "/cpuidle/current_governor_ro"),
     }

@@ -22,11 +22,12 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.service impo
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.sysctl import SysctlKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.thp import TransparentHugepageKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.hugepages import HugepagesKnob
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpu_power import CpuPowerKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.unit import UnitCpuAffinityKnob
 
 KINDS = dict((kind.kind, kind) for kind in (
     SysctlKnob, BlockQueueKnob, KernelModuleKnob, NicKnob, IrqAffinityKnob, ServiceKnob, CpufreqKnob,
-    UnitCpuAffinityKnob, TransparentHugepageKnob, RootQdiscKnob, HugepagesKnob))
+    UnitCpuAffinityKnob, TransparentHugepageKnob, RootQdiscKnob, HugepagesKnob, CpuPowerKnob))
 # The nic kind's mechanisms, each registered with NicKnob for the settings it handles.
 NIC_MECHANISMS = (NicAttributeKnob, NicQueueKnob, NicSizeKnob, NicSwitchKnob)
 

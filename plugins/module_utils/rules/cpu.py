@@ -1,13 +1,40 @@
 # -*- coding: utf-8 -*-
 # Copyright: hostperf.tuning contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""CPU frequency rules: the governor and energy-performance preference a profile prefers, where offered."""
+"""CPU rules: the governor and energy-performance preference a profile prefers, where offered, and how long a
+CPU may take to wake up (its PM QoS resume latency, which keeps the idle governor out of deeper states)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import CHOICES, Section
+from ansible_collections.hostperf.tuning.plugins.module_utils.host.cpulist import parse_cpulist
+from ansible_collections.hostperf.tuning.plugins.module_utils.rules.plan import CHOICES, POSITIVE, Section
+
+
+def cpu(plan, facts, spec):
+    cpufreq(plan, facts, spec)
+    if spec.get("wakeup_latency_us"):
+        wakeup_latency(plan, facts, spec["wakeup_latency_us"])
+
+
+def wakeup_latency(plan, facts, microseconds):
+    """Every CPU the host may use gets this resume latency, the daemon-free form of tuned's force_latency."""
+    facts_cpu = facts.get("cpu") or {}
+    current = facts_cpu.get("resume_latency_us")
+    states = facts_cpu.get("idle_states") or []
+    if current is None or not states:
+        plan.notes.append("no cpuidle states or PM QoS here (%s): wakeup latency left alone"
+                          % (facts_cpu.get("idle_driver") or "no idle driver"))
+        return
+    deeper = [state["name"] for state in states if (state.get("latency_us") or 0) > microseconds]
+    for number in facts_cpu.get("allowed_list") or []:
+        now = current if not isinstance(current, dict) else next(
+            (value for value, cpus in current.items() if number in parse_cpulist(cpus)), None)
+        plan.add("cpu:%d:pm_qos_resume_latency_us" % number, microseconds, now,
+                 "wake up within %d us: the idle governor keeps out of %s; costs power and the turbo headroom "
+                 "idle siblings give" % (microseconds, ", ".join(deeper) or "no state here (all are shallower)"),
+                 "medium")
 
 
 def cpufreq(plan, facts, spec):
@@ -34,4 +61,5 @@ def cpufreq(plan, facts, spec):
                      "medium" if chosen[0] == "performance" else "low")
 
 
-CPU = Section("cpu", cpufreq, {"governor": CHOICES, "energy_performance_preference": CHOICES})
+CPU = Section("cpu", cpu, {"governor": CHOICES, "energy_performance_preference": CHOICES,
+                          "wakeup_latency_us": POSITIVE})

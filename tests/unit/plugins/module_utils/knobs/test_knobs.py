@@ -79,8 +79,8 @@ def test_kernel_module_load_unload_and_builtin(tree):
 
 
 def test_registry_knows_every_kind(tree):
-    assert sorted(KINDS) == ["block", "cpufreq", "hugepages", "irq", "module", "nic", "qdisc", "service",
-                             "sysctl", "thp", "unit"]
+    assert sorted(KINDS) == ["block", "cpu", "cpufreq", "hugepages", "irq", "module", "nic", "qdisc",
+                             "service", "sysctl", "thp", "unit"]
     assert knob_for(tree, "block:sda:nomerges").attribute == "nomerges"
     with pytest.raises(KnobError, match="unknown kind"):
         knob_for(tree, "gpu:0:clock")
