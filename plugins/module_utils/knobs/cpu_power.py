@@ -18,7 +18,7 @@ import re
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence, SWITCH_CHEAP
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.tmpfiles import tmpfiles_file, tmpfiles_write
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.tmpfiles import render_paths
 
 CPU_DIR = "/sys/devices/system/cpu"
 TMPFILES_PATH = "/etc/tmpfiles.d/hostperf-tuning-cpu.conf"
@@ -75,8 +75,4 @@ class CpuPowerKnob(Knob):
         self.tree.write(self.path, value)
 
 
-def render_tmpfiles(entries):
-    return tmpfiles_file([tmpfiles_write(knob.path, value) for knob, value, dummy in entries])
-
-
-CpuPowerKnob.persistence = Persistence(TMPFILES_PATH, render_tmpfiles)
+CpuPowerKnob.persistence = Persistence(TMPFILES_PATH, render_paths)

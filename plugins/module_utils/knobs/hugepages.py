@@ -18,7 +18,7 @@ import time
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import Knob, KnobError, Persistence, SWITCH_COSTLY
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import Grammar
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.tmpfiles import tmpfiles_file, tmpfiles_write
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.tmpfiles import render_paths
 
 NODE_DIR = "/sys/devices/system/node"
 TMPFILES_PATH = "/etc/tmpfiles.d/hostperf-tuning-hugepages.conf"
@@ -95,8 +95,4 @@ class HugepagesKnob(Knob):
                             "of the total spreads it over every node again)" % self._label())
 
 
-def render_tmpfiles(entries):
-    return tmpfiles_file([tmpfiles_write(knob.path, value) for knob, value, dummy in entries])
-
-
-HugepagesKnob.persistence = Persistence(TMPFILES_PATH, render_tmpfiles)
+HugepagesKnob.persistence = Persistence(TMPFILES_PATH, render_paths)

@@ -32,3 +32,8 @@ def tmpfiles_write(path, argument):
 def tmpfiles_file(lines):
     """The file's text for these lines, or None (no file) when there are none."""
     return HEADER + "".join(line + "\n" for line in lines) if lines else None
+
+
+def render_paths(entries):
+    """A tmpfiles.d file writing each entry's value to its knob's one path ([(knob, value, data)])."""
+    return tmpfiles_file([tmpfiles_write(knob.path, value) for knob, value, _data in entries])
