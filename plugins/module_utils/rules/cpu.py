@@ -62,4 +62,4 @@ def cpufreq(plan, facts, spec):
 
 
 CPU = Section("cpu", cpu, {"governor": CHOICES, "energy_performance_preference": CHOICES,
-                          "wakeup_latency_us": POSITIVE})
+                           "wakeup_latency_us": POSITIVE})
