@@ -92,6 +92,13 @@ files:
   returned: always
   type: list
   elements: dict
+reboot:
+  description:
+    - C(required) when a restored setting reaches the running kernel only at its next boot (a kernel command-line
+      parameter, C(cmdline:*)), and the C(reasons), one per setting.
+  returned: always
+  type: dict
+  sample: {required: true, reasons: ["cmdline:isolcpus is absent from the next boot; the running kernel has 2-3"]}
 interrupted:
   description: Transactions found unfinished (a killed run) when the rollback started.
   returned: always
@@ -101,7 +108,8 @@ interrupted:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import COMMON_OPTIONS, finish, open_journal
+from ansible_collections.hostperf.tuning.plugins.module_utils.engine.module_api import (
+    COMMON_OPTIONS, finish, open_journal, reboot_needed)
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.transaction import Engine
 
 
@@ -114,8 +122,11 @@ def main():
     def roll_back():
         # A host without a journal has nothing to roll back: the directory is not made for that.
         with journal.lock(create=not module.check_mode and journal.exists()):
-            return Engine(tree, journal).rollback(module.params["target"], module.check_mode, module.params["forget"])
-    finish(module, roll_back, dict(changed=False, transactions=[], settings=[], files=[], interrupted=[]))
+            result = Engine(tree, journal).rollback(module.params["target"], module.check_mode, module.params["forget"])
+        result["reboot"] = reboot_needed(tree, result["settings"])
+        return result
+    finish(module, roll_back, dict(changed=False, transactions=[], settings=[], files=[], interrupted=[],
+                                   reboot=dict(required=False, reasons=[])))
 
 
 if __name__ == "__main__":

@@ -188,10 +188,15 @@ options:
         C(module:tcp_bbr) set to C(loaded), C(unit:nginx.service:cpu_affinity) set to C(2-3) or
         C(block:nvme0n1:scheduler) set to C(none) (docs/identities.md lists every kind). They win over what the
         selectors above plan for the same identity."
+      - "A kernel command-line parameter, C(cmdline:KEY) set to its value, C(true) for one without a value or
+        C(absent), is written to the boot loader's configuration (GRUB: a drop-in under /etc/default/grub.d and
+        update-grub) and reaches the kernel at the next boot (RV(reboot)); docs/boot.md."
     type: dict
     default: {}
   persist:
-    description: Also write the persistence files. With C(false) only live values change (until reboot).
+    description:
+      - Also write the persistence files. With C(false) only live values change (until reboot); a kernel
+        command-line parameter, which lives only in the boot configuration, is then refused.
     type: bool
     default: true
   label:
@@ -315,6 +320,14 @@ pairs:
   returned: always
   type: dict
   sample: {possible: false, reason: "nic:eth0:rings:rx cannot be switched between trials (...)"}
+reboot:
+  description:
+    - C(required) when a setting reaches the running kernel only at its next boot (a kernel command-line parameter,
+      C(cmdline:*), which this module writes to the boot loader's configuration), with the C(reasons), one per
+      setting. In check mode, what the change would need.
+  returned: always
+  type: dict
+  sample: {required: true, reasons: ["cmdline:isolcpus is 2-3 from the next boot; the running kernel has absent"]}
 settings:
   description: Every requested setting with its value before and after, and C(status) (changed, unchanged,
     restored, failed).

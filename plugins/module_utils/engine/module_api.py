@@ -12,6 +12,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import DEFAULT_DIRECTORY, Journal, JournalError
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import knob_for
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.scope import Ownership
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.coexistence import Coexistence, claims_text, host_claim_facts
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.planner import (
@@ -37,6 +38,11 @@ def tune(tree, journal, params, check_mode=False):
     engine = Engine(tree, journal)
     # a refused setting fails before the journal directory is made or locked
     settings = engine.validate(desired)
+    if not params.get("persist", True):
+        boot_only = [knob.identity for knob, dummy in settings if knob.borne_by_files]
+        if boot_only:
+            raise KnobError("%s: live only in the boot configuration, so persist=false cannot set it"
+                            % ", ".join(boot_only))
     events = _ownership_events(tree, settings, params.get("container_owns_machine"))
     released, rewrite, taken = _coexistence(tree, settings, desired, params)
     if released:
@@ -56,7 +62,24 @@ def tune(tree, journal, params, check_mode=False):
     result["notes"].extend(events)
     possible, why = pairs_possible(tree, [item for item in result["settings"] if item["changed"]])
     result["pairs"] = dict(possible=possible, reason=why)
+    result["reboot"] = reboot_needed(tree, result["settings"])
     return result
+
+
+def reboot_needed(tree, items):
+    """{required, reasons}: the settings (tune's or rollback's items) the running kernel takes only from the
+    next boot on."""
+    reasons = []
+    for item in items:
+        if item.get("status") in ("failed", "forgotten") or "after" not in item:
+            continue
+        try:
+            reason = knob_for(tree, item["identity"]).awaits_boot(item["after"])
+        except (OSError, KnobError):
+            continue
+        if reason:
+            reasons.append(reason)
+    return dict(required=bool(reasons), reasons=reasons)
 
 
 def _ownership_events(tree, settings, owns_machine):

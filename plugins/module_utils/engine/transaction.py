@@ -27,6 +27,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal imp
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import KINDS, knob_for, where_persisted
 
+HOOK_TIMEOUT = 300  # update-grub probes every disk: minutes on a slow eMMC box or an emulated VM
 DRIFT_SETTLE = 1.0  # seconds before a drifted value is set again (see Knob.drifts)
 
 
@@ -374,6 +375,8 @@ class Engine:
                                              no_block=True))
         report["warnings"].extend("%s: rc %d %s" % (hook["command"], hook["rc"], hook["error"])
                                   for hook in hooks if hook["rc"])
+        report["warnings"].extend("%s: not run at boot: %s" % (hook["command"], hook["skipped"])
+                                  for hook in hooks if hook.get("skipped"))
         return report
 
     def _enablement_at_boot(self, setting, report):
@@ -414,19 +417,33 @@ def restore(tree, settings, snapshots, passes=2, forget=()):
             outcome["settings"].append({"identity": setting["identity"], "status": "failed", "error": str(exc)})
             outcome["complete"] = False
     knobs.sort(key=lambda item: (item[0].order, item[0].identity))
+    written = [(knob, setting) for knob, setting in knobs if not knob.borne_by_files]
     errors, now = {}, {}
     for dummy in range(passes):
         errors = {}
-        for knob, setting in knobs:
+        for knob, setting in written:
             try:
                 if not knob.equal(knob.read(), setting["before"]):
                     knob.write(setting["before"])
             except (OSError, KnobError) as exc:
                 errors[knob.identity] = _reason(exc)
         # Read after the whole pass: a later write may have reset an earlier value.
-        now = dict((knob.identity, _read(knob)) for knob, dummy in knobs)
-        if not errors and all(knob.equal(now[knob.identity], setting["before"]) for knob, setting in knobs):
+        now = dict((knob.identity, _read(knob)) for knob, dummy in written)
+        if not errors and all(knob.equal(now[knob.identity], setting["before"]) for knob, setting in written):
             break
+    restored, unrestored = [], []
+    for snap in sorted(snapshots, key=lambda snap: boot_recovery.restore_rank(snap["path"])):
+        try:
+            if not files.matches(tree, snap):
+                files.restore(tree, snap)
+                restored.append(snap["path"])
+        except OSError as exc:
+            unrestored.append({"identity": "file:" + snap["path"], "status": "failed", "error": _reason(exc)})
+    # A boot recovery may have put the files back already: what their hooks generate may still be the apply's.
+    regenerate = [snap["path"] for snap in snapshots for knob, setting in knobs if knob.borne_by_files and
+                  knob.persistence.owns(snap["path"]) and not knob.equal(_read(knob), setting["before"])]
+    outcome["hooks"] = after_files_changed(tree, restored + regenerate)
+    now.update((knob.identity, _read(knob)) for knob, dummy in knobs if knob.borne_by_files)
     for knob, setting in knobs:
         ok = knob.equal(now[knob.identity], setting["before"])
         item = {"identity": knob.identity, "before": setting["after"], "after": setting["before"],
@@ -440,16 +457,8 @@ def restore(tree, settings, snapshots, passes=2, forget=()):
             item["error"] = errors.get(knob.identity, "reads %r after restore" % (now[knob.identity],))
             outcome["complete"] = False
         outcome["settings"].append(item)
-    restored = []
-    for snap in sorted(snapshots, key=lambda snap: boot_recovery.restore_rank(snap["path"])):
-        try:
-            if not files.matches(tree, snap):
-                files.restore(tree, snap)
-                restored.append(snap["path"])
-        except OSError as exc:
-            outcome["settings"].append({"identity": "file:" + snap["path"], "status": "failed", "error": _reason(exc)})
-            outcome["complete"] = False
-    outcome["hooks"] = after_files_changed(tree, restored)
+    outcome["settings"].extend(unrestored)
+    outcome["complete"] = outcome["complete"] and not unrestored
     return outcome
 
 
@@ -479,20 +488,25 @@ def after_files_changed(tree, paths, no_block=False):
 
     no_block: queue systemctl's jobs instead of waiting for them (at boot, from a unit the boot waits for).
     """
-    commands = []
+    commands, report = [], []
     for path in paths:
         owner = _owner(path)
+        if owner and no_block and owner.boot_unsafe:
+            for argv in owner.hooks(tree):
+                skipped = {"command": " ".join(argv), "rc": 0, "skipped": owner.boot_unsafe}
+                if skipped not in report:
+                    report.append(skipped)
+            continue
         for argv in owner.hooks(tree) if owner else ():
             argv = list(argv)
             if no_block and argv[0] == "systemctl" and argv[1] != "daemon-reload":
                 argv.insert(1, "--no-block")
             if argv not in commands:
                 commands.append(argv)
-    report = []
     if not tree.runs_systemd():
         commands = [argv for argv in commands if argv[0] != "systemctl"]
     for argv in commands:
-        result = tree.run(argv)
+        result = tree.run(argv, timeout=HOOK_TIMEOUT)
         report.append({"command": " ".join(argv), "rc": result.rc,
                        "error": (result.stderr or "").strip() if not result.ok else ""})
     return report

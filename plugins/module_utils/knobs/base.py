@@ -36,6 +36,10 @@ class Persistence:
     (systemctl daemon-reload), on apply and on rollback.
     """
 
+    # Why after_change may not run from the boot recovery, early in a boot (update-grub: /boot may not be
+    # mounted yet); `rollback interrupted` runs it. None: it may.
+    boot_unsafe = None
+
     def __init__(self, path, render, after_change=(), unit=None):
         self.path = path
         self.render = render
@@ -86,6 +90,9 @@ class Knob:
     switching = SWITCH_COSTLY
     # Whose the value is (knobs.scope): a container owns only its namespaces' settings and its own units.
     scope = MACHINE
+    # The value lives in this kind's files and what their hooks generate (a boot loader's configuration): write
+    # only checks it, and a rollback reads it back once the files are restored and the hooks ran.
+    borne_by_files = False
 
     def __init__(self, tree, name):
         self.tree = tree
@@ -153,6 +160,11 @@ class Knob:
     def settles_later(self, value):
         """Why the live value may differ from value for now with nothing left undone (a module still in use
         unloads once its users are gone, and nothing loads it at boot any more), or None."""
+        return None
+
+    def awaits_boot(self, value):
+        """Why the running kernel does not use value, set or to be set, until the next boot (a command line), or
+        None."""
         return None
 
     def disruption(self):
