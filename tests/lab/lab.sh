@@ -34,7 +34,7 @@ machine_args() {
         echo -machine q35 -smp 4,sockets=2,cores=2,threads=1 -m 1536 \
             -object memory-backend-ram,id=m0,size=768M -object memory-backend-ram,id=m1,size=768M \
             -numa node,nodeid=0,cpus=0-1,memdev=m0 -numa node,nodeid=1,cpus=2-3,memdev=m1 \
-            -device virtio-blk-pci,drive=root,bus=pcie.0 \
+            -device virtio-blk-pci,drive=root,bus=pcie.0,bootindex=0 \
             -device virtio-net-pci,netdev=mgmt,bus=pcie.0 \
             -netdev "tap,id=data,ifname=${TAP[$role]},script=no,downscript=no,queues=2,vhost=off" \
             -device "virtio-net-pci,netdev=data,mq=on,vectors=6,mac=${MAC[$role]},bus=pcie.0" \
@@ -65,21 +65,24 @@ start_vm() {
     ip link del "${TAP[$role]}" 2>/dev/null || true
     if [[ $disks == fresh ]]; then
         rm -rf "$dir" && install -d -m 0700 "$dir"
-        qemu-img create -q -f qcow2 -b "$CACHE/debian12.ext4" -F raw "$dir/root.qcow2"
+        qemu-img create -q -f qcow2 -b "$CACHE/debian12.raw" -F raw "$dir/root.qcow2"
         qemu-img create -q -f raw "$dir/${DATA_DISK[$role]}" 2G
     elif [[ ! -s $dir/root.qcow2 ]]; then
         log "$role has no disk of its own to boot ($dir/root.qcow2); start the lab with: lab.sh up"
         return 1
     fi
     rm -f "$dir/qemu.pid"
-    local tap_args=()
+    local tap_args=() boot=()
     [[ $role == datacenter ]] && tap_args=(multi_queue)
+    # The datacenter VM boots through the BIOS and GRUB on its disk, as a real host does (its kernel command line
+    # is grub.cfg's); the edge VM's kernel starts directly, which is quicker under emulation.
+    [[ $role == edge ]] && boot=(-kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.img"
+        -append "root=LABEL=hostperf-root rw console=ttyS0 systemd.hostname=edge")
     ip tuntap add dev "${TAP[$role]}" mode tap "${tap_args[@]}"
     # shellcheck disable=SC2046  # machine_args prints words on purpose
     qemu-system-x86_64 -accel tcg,thread=multi -cpu max -display none -monitor none \
         -serial "file:$dir/console.log" -pidfile "$dir/qemu.pid" -daemonize \
-        -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.img" \
-        -append "root=/dev/vda rw console=ttyS0 systemd.hostname=$role" \
+        "${boot[@]}" \
         -drive "if=none,id=root,file=$dir/root.qcow2,format=qcow2" \
         -netdev "user,id=mgmt,hostfwd=tcp:127.0.0.1:${PORT[$role]}-:22" \
         $(machine_args "$role" "$dir")

@@ -10,7 +10,8 @@ import stat
 import sys
 
 PLACES = ["/etc/sysctl.d", "/etc/udev/rules.d", "/etc/modules-load.d", "/etc/modprobe.d", "/etc/systemd/system",
-          "/etc/tmpfiles.d", "/etc/hostperf-tuning", "/usr/local/libexec"]
+          "/etc/tmpfiles.d", "/etc/hostperf-tuning", "/usr/local/libexec", "/etc/default/grub.d", "/etc/grub.d",
+          "/boot/grub/grub.cfg"]
 
 
 def describe(path):

@@ -224,6 +224,33 @@ def test_sshd_pinned_live_without_a_restart(host):
         "" if rolled_back(host) else "0-1")
 
 
+# inventories/lab/group_vars/datacenter.yml: hostperf_lab_boot_overrides, which converge.yml adds
+BOOT_PARAMETERS = {"transparent_hugepage=madvise", "nowatchdog"}
+
+
+def test_kernel_command_line_through_grub(host):
+    """The parameters reach grub.cfg through update-grub, the next boot through GRUB, and leave both again."""
+    if not is_datacenter(host):
+        pytest.skip("the datacenter VM boots through GRUB")
+    grub = host.file("/boot/grub/grub.cfg").content_string
+    ours = [line.strip() for line in grub.splitlines() if line.strip().startswith("set hostperf_args=")]
+    if rolled_back(host):
+        assert ours == [] and "hostperf_args" not in grub
+    else:
+        assert len(ours) == 1 and set(ours[0].split("=", 1)[1].strip("'").split()) == BOOT_PARAMETERS, ours
+    running = host.file("/proc/cmdline").content_string.split()
+    before = host.file("/var/lib/hostperf-molecule/pristine-cmdline.txt").content_string.split()
+    assert any(word.startswith("BOOT_IMAGE=") for word in before), "the VM booted through GRUB"
+    booted = host.file("/var/lib/hostperf-molecule/booted-phase")
+    if not booted.exists or booted.content_string.strip() == "rolled_back":
+        assert running == before, "no boot since the change (or the rollback's boot): the pristine command line"
+        return
+    assert running[:len(before)] == before and set(running[len(before):]) == BOOT_PARAMETERS, running
+    # the kernel took them
+    assert "[madvise]" in host.file("/sys/kernel/mm/transparent_hugepage/enabled").content_string
+    assert host.file("/proc/sys/kernel/watchdog").content_string.strip() == "0"
+
+
 def outcome(host):
     found = host.file("/var/lib/hostperf-molecule/outcome.json")
     if not found.exists:
