@@ -199,6 +199,18 @@ options:
         command-line parameter, which lives only in the boot configuration, is then refused.
     type: bool
     default: true
+  boot_trial:
+    description:
+      - Arm the C(cmdline:KEY) settings as a boot-once trial instead of changing the boot loader's default. The
+        parameters the next boot would get (the default's, with these applied) are journaled as one setting,
+        C(cmdline_trial:grub), and set in GRUB's environment block; GRUB passes them to one boot and unsets them
+        before the kernel starts, so a host that does not come back boots its default at the next power cycle.
+      - A later tune of the same C(cmdline:KEY) settings without C(boot_trial) makes them the default and ends the
+        trial; M(hostperf.tuning.rollback) of this transaction disarms it (a reboot then leaves the trial's
+        parameters). Refused where GRUB cannot unset the variable as it boots (C(/boot/grub) on btrfs or zfs, on
+        LVM, RAID or an encrypted device; no C(/boot/grub/grubenv)); docs/boot.md.
+    type: bool
+    default: false
   label:
     description: A label recorded with the transaction (for example the profile name).
     type: str
@@ -372,6 +384,7 @@ def main():
         argument_spec=dict(
             settings=dict(type="dict", default={}),
             persist=dict(type="bool", default=True),
+            boot_trial=dict(type="bool", default=False),
             label=dict(type="str"),
             interrupted=dict(type="str", choices=["fail", "rollback"], default="fail"),
             container_owns_machine=dict(type="bool", default=False),

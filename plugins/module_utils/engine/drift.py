@@ -149,6 +149,18 @@ class DriftReport:
             entry["status"] = IN_SYNC
             return entry
         rebooted = item["boot"] is not None and self.boot is not None and item["boot"] != self.boot
+        spent = knob.spent_by_boot(item["value"])
+        if spent is not None and item["persisted"] is not None and knob.equal(item["persisted"], live):
+            entry.update(status=IN_SYNC, spent="ended by a later transaction")
+            return entry
+        if spent is not None and rebooted:
+            if spent[0]:  # the boot loader took it once, as it should
+                entry.update(status=IN_SYNC, spent=spent[1])
+            else:
+                entry.update(status=DRIFTED, who="reboot", cause=spent[1], not_repaired=(
+                    "a repair would arm it again for the next boot; arm a new trial (tune boot_trial) or make "
+                    "the parameters the default"))
+            return entry
         who, cause = self._cause(knob, item, rebooted, live_only)
         blocked = self._blocked(knob, item["value"], live_only, who)
         entry.update(status=DRIFTED, who=who, cause=cause)

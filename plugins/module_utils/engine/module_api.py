@@ -12,6 +12,7 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.detect.host import
 from ansible_collections.hostperf.tuning.plugins.module_utils.engine.journal import DEFAULT_DIRECTORY, Journal, JournalError
 from ansible_collections.hostperf.tuning.plugins.module_utils.host.hosttree import HostTree
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cmdline import ABSENT, TRIAL, boot_trial_request
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.registry import knob_for
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.scope import Ownership
 from ansible_collections.hostperf.tuning.plugins.module_utils.rules.coexistence import Coexistence, claims_text, host_claim_facts
@@ -35,11 +36,12 @@ def tune(tree, journal, params, check_mode=False):
     """What the tune module does, given its parameters: the result, or KnobError/JournalError/TransactionError."""
     result = dict(changed=False, transaction=None, settings=[], files=[], notes=[])
     desired, result["notes"] = requested_settings(tree, params)
+    desired = _boot_trial(tree, journal, desired, params.get("boot_trial", False))
     engine = Engine(tree, journal)
     # a refused setting fails before the journal directory is made or locked
     settings = engine.validate(desired)
     if not params.get("persist", True):
-        boot_only = [knob.identity for knob, dummy in settings if knob.borne_by_files]
+        boot_only = [knob.identity for knob, dummy in settings if knob.borne_by_files or knob.identity == TRIAL]
         if boot_only:
             raise KnobError("%s: live only in the boot configuration, so persist=false cannot set it"
                             % ", ".join(boot_only))
@@ -66,6 +68,18 @@ def tune(tree, journal, params, check_mode=False):
     return result
 
 
+def _boot_trial(tree, journal, desired, boot_trial):
+    """With boot_trial, the cmdline settings become a boot-once trial; without, a cmdline setting makes the new
+    default, which ends a trial still in the journal's state (the trial's parameters made permanent, or left)."""
+    if boot_trial:
+        return boot_trial_request(tree, desired)
+    sets_default = any(identity.partition(":")[0] == "cmdline" for identity in desired)
+    armed = journal.load_state().get(TRIAL, {}).get("value", ABSENT) != ABSENT
+    if sets_default and armed and TRIAL not in desired:
+        return dict(desired, **{TRIAL: ABSENT})
+    return desired
+
+
 def reboot_needed(tree, items):
     """{required, reasons}: the settings (tune's or rollback's items) the running kernel takes only from the
     next boot on."""
@@ -74,7 +88,7 @@ def reboot_needed(tree, items):
         if item.get("status") in ("failed", "forgotten") or "after" not in item:
             continue
         try:
-            reason = knob_for(tree, item["identity"]).awaits_boot(item["after"])
+            reason = knob_for(tree, item["identity"]).awaits_boot(item["after"], item.get("before"))
         except (OSError, KnobError):
             continue
         if reason:

@@ -86,15 +86,20 @@ class Engine:
         return sorted(settings, key=lambda item: (item[0].order, item[0].identity))
 
     def files_for(self, state):
-        """{path: bytes or None} that the managed state renders to, one file per kind."""
+        """{path: bytes or None} that the managed state renders to."""
         rendered = {}
+        carriers = []  # a persistence may carry several kinds (the command line and its trial): rendered once
         for kind in sorted(KINDS.values(), key=lambda kind: kind.kind):
+            if kind.persistence not in carriers:
+                carriers.append(kind.persistence)
+        for persistence in carriers:
             entries = []
             for identity, entry in sorted(state.items()):
-                if identity.split(":", 1)[0] == kind.kind:
+                kind = KINDS.get(identity.split(":", 1)[0])
+                if kind is not None and kind.persistence is persistence:
                     entries.append((knob_for(self.tree, identity), entry["value"], entry.get("data", {})))
             try:
-                rendered_files = kind.persistence.render_files(entries)
+                rendered_files = persistence.render_files(entries)
             except ValueError as exc:  # the format's own escaping function refused a value
                 raise KnobError(str(exc))
             rendered.update(rendered_files)

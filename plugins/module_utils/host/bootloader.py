@@ -17,6 +17,8 @@ import re
 
 GRUB_DEFAULTS = "/etc/default/grub"
 GRUB_CFG = "/boot/grub/grub.cfg"
+GRUBENV = "/boot/grub/grubenv"  # GRUB's environment block: 1024 bytes GRUB itself rewrites in place (save_env)
+TRIAL_VARIABLE = "hostperf_trial"  # the GRUB environment variable a boot-once trial sets and GRUB unsets
 BLS_ENTRIES = "/boot/loader/entries"
 GRUB = "grub"
 # grub-mkconfig's inputs besides /etc/default/grub and the kernels in /boot: the drop-ins and the scripts.
@@ -84,6 +86,43 @@ def boot_loader(tree):
         return None, ("the running kernel was not started by GRUB (/proc/cmdline has no BOOT_IMAGE=: a direct "
                       "kernel boot, the EFI stub or another loader), so GRUB's command line would never reach it")
     return GRUB, None
+
+
+def grub_environment(tree):
+    """{name: value} of GRUB's environment block ({} when there is none)."""
+    text = tree.read(GRUBENV) or ""
+    variables = {}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue  # the signature, Debian's warning, the padding
+        name, sep, value = line.partition("=")
+        if sep:
+            variables[name] = value
+    return variables
+
+
+# Where GRUB's save_env cannot write the block (it writes the file's own sectors, unchecked): a trial's variable
+# would stay set, and the "one" boot would be every boot.
+_NO_SAVE_ENV_FS = ("btrfs", "zfs")
+
+
+def trial_refusal(tree):
+    """Why GRUB could not unset a boot-once variable as it boots (so no trial), or None."""
+    if len(tree.read_bytes(GRUBENV) or b"") != 1024:
+        return "%s is missing or not a 1024-byte GRUB environment block (grub-editenv %s create)" % (GRUBENV, GRUBENV)
+    probed = {}
+    for target in ("fs", "abstraction"):
+        result = tree.run(["grub-probe", "--target=" + target, "/boot/grub"])
+        if not result.ok:
+            error = (result.stderr or "").strip()[-200:] or "rc %d" % result.rc
+            return "grub-probe cannot tell what /boot/grub is on: %s" % error
+        probed[target] = result.stdout.split()
+    if set(probed["fs"]) & set(_NO_SAVE_ENV_FS):
+        return "/boot/grub is on %s, where GRUB does not write its environment block" % probed["fs"][0]
+    if probed["abstraction"]:
+        return ("/boot/grub is on %s, where GRUB does not write its environment block"
+                % " and ".join(probed["abstraction"]))
+    return None
 
 
 class GrubConfig:

@@ -162,9 +162,14 @@ class Knob:
         unloads once its users are gone, and nothing loads it at boot any more), or None."""
         return None
 
-    def awaits_boot(self, value):
-        """Why the running kernel does not use value, set or to be set, until the next boot (a command line), or
-        None."""
+    def spent_by_boot(self, value):
+        """For a value the boot loader takes once (a boot-once trial): (spent, why) once a boot took it, where
+        spent says the running kernel got it; None for every other knob."""
+        return None
+
+    def awaits_boot(self, value, previous=None):
+        """Why the running kernel does not use value, set or to be set in place of previous, until the next boot
+        (a command line), or None."""
         return None
 
     def disruption(self):

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.base import KnobError
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.block import BlockQueueKnob
-from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cmdline import CmdlineKnob
+from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cmdline import CmdlineKnob, CmdlineTrialKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.cpufreq import CpufreqKnob
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.identity import IdentityError, split_identity
 from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.irq import IrqAffinityKnob
@@ -28,7 +28,8 @@ from ansible_collections.hostperf.tuning.plugins.module_utils.knobs.unit import 
 
 KINDS = dict((kind.kind, kind) for kind in (
     SysctlKnob, BlockQueueKnob, KernelModuleKnob, NicKnob, IrqAffinityKnob, ServiceKnob, CpufreqKnob,
-    UnitCpuAffinityKnob, TransparentHugepageKnob, RootQdiscKnob, HugepagesKnob, CpuPowerKnob, CmdlineKnob))
+    UnitCpuAffinityKnob, TransparentHugepageKnob, RootQdiscKnob, HugepagesKnob, CpuPowerKnob, CmdlineKnob,
+    CmdlineTrialKnob))
 # The nic kind's mechanisms, each registered with NicKnob for the settings it handles.
 NIC_MECHANISMS = (NicAttributeKnob, NicQueueKnob, NicSizeKnob, NicSwitchKnob)
 

@@ -18,6 +18,7 @@ from fakegrub import KERNEL, GrubHost, grub_root
 from fakekernel import apply_killed_at, assert_refused_unchanged, outside_journal, tree_digest, write_file
 
 CFG = "/boot/grub/grub.cfg"
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
 ISOLATE = {"cmdline:isolcpus": "2-3", "cmdline:nohz_full": "2-3", "cmdline:nosmt": True}
 
 
@@ -61,7 +62,8 @@ def test_parameters_reach_the_next_boot_through_grub_and_come_back_byte_for_byte
     assert tree.read(CFG) == config, "grub.cfg is regenerated to the very bytes it had"
     assert not os.path.exists(root + GRUB_DROPIN) and not os.path.exists(root + GRUB_SCRIPT)
     tree.boot()
-    assert outside_journal(root) == pristine
+    booted = outside_journal(root)
+    assert booted.pop(BOOT_ID) != pristine.pop(BOOT_ID) and booted == pristine, "a new boot, the old host"
 
 
 def test_check_mode_shows_the_drop_in_and_changes_nothing(root):

@@ -79,7 +79,7 @@ def test_kernel_module_load_unload_and_builtin(tree):
 
 
 def test_registry_knows_every_kind(tree):
-    assert sorted(KINDS) == ["block", "cmdline", "cpu", "cpufreq", "hugepages", "irq", "module", "nic", "qdisc",
+    assert sorted(KINDS) == ["block", "cmdline", "cmdline_trial", "cpu", "cpufreq", "hugepages", "irq", "module", "nic", "qdisc",
                              "service", "sysctl", "thp", "unit"]
     assert knob_for(tree, "block:sda:nomerges").attribute == "nomerges"
     with pytest.raises(KnobError, match="unknown kind"):
