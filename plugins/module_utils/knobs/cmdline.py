@@ -265,14 +265,13 @@ def boot_trial_request(tree, desired):
     ours = sorted(identity for identity in desired if identity.partition(":")[0] == CmdlineKnob.kind)
     if not ours:
         return dict(desired)
-    config = GrubConfig.read(tree)
-    if config is None:
-        raise KnobError("%s: cannot read %s" % (", ".join(ours), GRUB_CFG))
-    params = dict((parameter_name(key), FLAG if value is None else value) for key, value in config.ours)
-    default = dict(params)
-    for identity in ours:
+    wanted = []
+    for identity in ours:  # each checked first: a host without GRUB is refused by the setting's name, as without
         knob = CmdlineKnob(tree, identity.split(":", 1)[1])
-        value = knob.validate(desired[identity])
+        wanted.append((knob, knob.validate(desired[identity])))
+    params = dict((parameter_name(key), FLAG if value is None else value) for key, value in GrubConfig.read(tree).ours)
+    default = dict(params)
+    for knob, value in wanted:
         if value == ABSENT:
             params.pop(knob.name, None)
         else:

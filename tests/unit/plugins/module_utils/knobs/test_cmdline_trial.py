@@ -140,6 +140,11 @@ def test_a_host_where_grub_cannot_unset_the_trial_is_refused(root, probe, words)
     assert_refused_unchanged(GrubHost(root, probe=probe), {"settings": ISOLATE, "boot_trial": True}, words)
 
 
+def test_a_trial_on_a_host_without_grub_is_refused_by_the_settings_name(host_root):
+    assert_refused_unchanged(GrubHost(host_root("dc-2socket")), {"settings": ISOLATE, "boot_trial": True},
+                             ["cmdline:isolcpus", "no boot loader configuration", "GRUB needs"])
+
+
 def test_a_host_without_an_environment_block_is_refused(root):
     write_file(root, "/boot/grub/grubenv", "")
     assert_refused_unchanged(GrubHost(root), {"settings": ISOLATE, "boot_trial": True},
